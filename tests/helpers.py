@@ -1,0 +1,150 @@
+"""Shared checks that every op's tests use (see DESIGN.md, "Tests").
+
+1. ``assert_matches_reference``: parity with a float64 reference computed outside the project.
+2. ``check_gradcheck``: ``torch.autograd.gradcheck`` in float64 for every differentiable input.
+3. ``check_batch_consistency``: a batch equals the loop over its items.
+4. ``assert_finite`` / ``check_finite_gradients``: edge cases give no NaN/inf in value or gradient.
+5. ``DEVICES``: parametrise a test over CPU and, where present, CUDA (skipped cleanly without one).
+
+``shared_audio(name)`` finds a real recording in ``$TORCHDDSP_SHARED_AUDIO`` (default
+``../shared/audio``); it skips with a reason when absent and fails instead when ``CI=true``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import pytest
+import torch
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+DEVICES = [
+    pytest.param("cpu", id="cpu"),
+    pytest.param(
+        "cuda",
+        id="cuda",
+        marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine"),
+    ),
+]
+
+DTYPES = [pytest.param(torch.float32, id="float32"), pytest.param(torch.float64, id="float64")]
+
+# Tolerances for parity with a float64 reference, by the dtype the op ran in.
+REFERENCE_TOLERANCE = {torch.float32: dict(rtol=1e-4, atol=1e-5), torch.float64: dict(rtol=1e-10, atol=1e-12)}
+
+
+def to_numpy(x) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        return x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def assert_matches_reference(actual, expected, *, rtol: float | None = None, atol: float | None = None,
+                             dtype: torch.dtype | None = None, what: str = "output") -> None:
+    """Assert ``actual`` (torch) equals ``expected`` (float64 NumPy/SciPy/equation) to tolerance.
+
+    Without explicit tolerances, the tolerance follows ``dtype`` (or ``actual``'s dtype) from
+    ``REFERENCE_TOLERANCE``. The message reports the worst absolute and relative error.
+    """
+    if dtype is None and isinstance(actual, torch.Tensor):
+        dtype = actual.dtype if actual.dtype in REFERENCE_TOLERANCE else torch.float64
+    tol = dict(REFERENCE_TOLERANCE.get(dtype, REFERENCE_TOLERANCE[torch.float64]))
+    if rtol is not None:
+        tol["rtol"] = rtol
+    if atol is not None:
+        tol["atol"] = atol
+    a = to_numpy(actual).astype(np.complex128 if np.iscomplexobj(to_numpy(actual)) else np.float64)
+    e = np.asarray(expected)
+    assert a.shape == e.shape, f"{what}: shape {a.shape} differs from reference shape {e.shape}"
+    err = np.abs(a - e)
+    worst = float(err.max()) if err.size else 0.0
+    rel = float((err / np.maximum(np.abs(e), 1e-300)).max()) if err.size else 0.0
+    np.testing.assert_allclose(a, e, **tol, err_msg=f"{what}: max abs err {worst:.3e}, max rel err {rel:.3e}")
+
+
+def check_gradcheck(fn: Callable, inputs: Sequence, *, atol: float = 1e-6, rtol: float = 1e-4,
+                    nondet_tol: float = 0.0, check_grad_dtypes: bool = True, **kwargs) -> None:
+    """Run ``gradcheck`` (float64) with respect to every input that requires grad.
+
+    Asserts at least one input requires grad, so a test cannot pass vacuously.
+    """
+    assert any(isinstance(x, torch.Tensor) and x.requires_grad for x in inputs), \
+        "check_gradcheck: no input requires grad, the check would be vacuous"
+    for x in inputs:
+        if isinstance(x, torch.Tensor) and x.requires_grad:
+            assert x.dtype in (torch.float64, torch.complex128), "gradcheck inputs must be float64"
+    assert torch.autograd.gradcheck(fn, tuple(inputs), atol=atol, rtol=rtol, nondet_tol=nondet_tol,
+                                    check_grad_dtypes=check_grad_dtypes, **kwargs)
+
+
+def check_batch_consistency(fn: Callable, inputs: Sequence, *, rtol: float = 1e-5, atol: float = 1e-6,
+                            batch_axes: Sequence[int | None] | None = None) -> None:
+    """Assert ``fn(batch)`` equals ``stack([fn(item) for item in batch])``.
+
+    ``inputs`` are the positional arguments; tensors are split along their leading axis (or the
+    axis given in ``batch_axes``; ``None`` marks an argument shared by every item). ``fn`` may
+    return a tensor or a tuple of tensors; each is compared along its leading axis.
+    """
+    if batch_axes is None:
+        batch_axes = [0 if isinstance(x, torch.Tensor) else None for x in inputs]
+    sizes = {x.shape[ax] for x, ax in zip(inputs, batch_axes) if ax is not None}
+    assert len(sizes) == 1, f"inputs disagree on batch size: {sizes}"
+    batch = sizes.pop()
+    assert batch >= 2, "use a batch of at least 2 items so the check means something"
+
+    def as_tuple(out):
+        return out if isinstance(out, tuple) else (out,)
+
+    whole = as_tuple(fn(*inputs))
+    items = []
+    for i in range(batch):
+        args = [x.select(ax, i).unsqueeze(ax) if ax is not None else x for x, ax in zip(inputs, batch_axes)]
+        items.append(as_tuple(fn(*args)))
+    for j, w in enumerate(whole):
+        looped = torch.cat([item[j] for item in items], dim=0)
+        torch.testing.assert_close(w, looped, rtol=rtol, atol=atol,
+                                   msg=lambda m: f"output {j}: batch differs from loop over items: {m}")
+
+
+def assert_finite(x: torch.Tensor, what: str = "output") -> None:
+    bad = ~torch.isfinite(x)
+    assert not bad.any(), f"{what}: {int(bad.sum())} non-finite value(s) out of {x.numel()}"
+
+
+def check_finite_gradients(fn: Callable, inputs: Sequence, what: str = "gradient") -> torch.Tensor:
+    """Run ``fn``, back-propagate the sum of its output, assert value and gradients are finite.
+
+    Returns the output. At least one input must require grad and receive a gradient.
+    """
+    out = fn(*inputs)
+    outs = out if isinstance(out, tuple) else (out,)
+    for o in outs:
+        assert_finite(o, "output")
+    total = sum(o.real.sum() if o.is_complex() else o.sum() for o in outs if o.requires_grad)
+    leaves = [x for x in inputs if isinstance(x, torch.Tensor) and x.requires_grad]
+    assert leaves, "check_finite_gradients: no input requires grad"
+    grads = torch.autograd.grad(total, leaves, allow_unused=True)
+    assert any(g is not None for g in grads), "no input received a gradient"
+    for i, g in enumerate(grads):
+        if g is not None:
+            assert_finite(g, f"{what} of input {i}")
+    return out
+
+
+def shared_audio_root() -> Path:
+    return Path(os.environ.get("TORCHDDSP_SHARED_AUDIO", REPO_ROOT.parent / "shared" / "audio"))
+
+
+def shared_audio(name: str) -> Path:
+    """Path of ``dev/NAME`` in the shared recordings; skip (or fail on CI) when missing."""
+    path = shared_audio_root() / "dev" / name
+    if not path.exists():
+        message = f"shared recording {path} not found (set TORCHDDSP_SHARED_AUDIO)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path

@@ -1,0 +1,50 @@
+"""Input checks shared by every op.
+
+Each check raises a ``ValueError`` that names the argument, what was expected and what was
+received, so a user can fix the call without reading our source.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+def check_tensor(name: str, value, *, min_dim: int = 0, floating: bool = True) -> torch.Tensor:
+    """Require ``value`` to be a tensor with at least ``min_dim`` dimensions."""
+    if not isinstance(value, torch.Tensor):
+        raise ValueError(f"{name}: expected a torch.Tensor, received {type(value).__name__}")
+    if value.dim() < min_dim:
+        raise ValueError(
+            f"{name}: expected at least {min_dim} dimension(s), received shape {tuple(value.shape)}"
+        )
+    if floating and not (value.is_floating_point() or value.is_complex()):
+        raise ValueError(f"{name}: expected a floating-point tensor, received dtype {value.dtype}")
+    return value
+
+
+def check_positive(name: str, value: float) -> float:
+    """Require a finite number > 0 (sample rates, durations, sizes)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name}: expected a finite number > 0, received {value!r}")
+    return value
+
+
+def check_positive_int(name: str, value: int) -> int:
+    """Require an integer >= 1 (FFT sizes, hop sizes, numbers of frames)."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name}: expected an integer >= 1, received {value!r}")
+    return value
+
+
+def check_choice(name: str, value, choices) -> None:
+    """Require ``value`` to be one of ``choices``."""
+    if value not in choices:
+        raise ValueError(f"{name}: expected one of {sorted(choices)}, received {value!r}")
+
+
+def check_same_size(name_a: str, size_a: int, name_b: str, size_b: int, what: str) -> None:
+    """Require two sizes to agree, e.g. the frame axes of two control tensors."""
+    if size_a != size_b:
+        raise ValueError(f"{name_a} and {name_b}: expected the same {what}, received {size_a} and {size_b}")

@@ -1,0 +1,57 @@
+"""Phase accumulation that stays accurate over long renders.
+
+An oscillator's phase is the running sum of its instantaneous frequency (review Eq. 8):
+
+.. math:: \\phi[n] = \\phi_0 + 2\\pi \\sum_{m=0}^{n} f[m] / f_s .
+
+A float32 running sum loses precision as it grows (after 10 minutes at 48 kHz a 440 Hz
+sinusoid has turned 264,000 times, where float32's spacing is 0.03 rad): this is the drift that
+makes long renders of some DDSP libraries go wrong by up to a whole period. Even a float64
+running sum drifts by about 1e-3 rad over that length (each addition rounds relative to a total
+of 264,000 cycles). We therefore sum in cycles in float64 in two levels: within blocks of
+``BLOCK`` samples, where totals stay small, and across blocks over the block totals reduced to
+their fractional part. Every partial sum stays below ``BLOCK`` cycles in magnitude and the
+result is wrapped to one cycle before returning to the caller's dtype, so the phase is exact to
+the float32 rounding of a number in ``[0, 2pi)`` (about 2e-7 rad) for hours of audio. The wrap does not touch gradients: ``d phi[n] / d f[m] = 2 pi / f_s`` for ``m <= n``.
+
+For block-by-block rendering pass the last phase of one block as ``initial_phase`` of the next;
+the result equals one-shot rendering.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .._checks import check_positive, check_tensor
+
+BLOCK = 4096
+
+
+def accumulate_phase(frequency: torch.Tensor, sample_rate: float,
+                     initial_phase: torch.Tensor | float | None = None) -> torch.Tensor:
+    """Wrapped phase ``(..., time)`` in radians, in ``[0, 2pi)``, of frequencies ``(..., time)`` in Hz.
+
+    ``initial_phase`` (radians, broadcastable to ``(...)``) is the phase before the first
+    sample; the first output sample has already advanced by ``2 pi f[0] / f_s``. Negative
+    frequencies are allowed (the phase runs backwards). Runs in float64 internally; returns the
+    dtype of ``frequency``.
+    """
+    check_tensor("frequency", frequency, min_dim=1)
+    check_positive("sample_rate", sample_rate)
+    *lead, time = frequency.shape
+    step = frequency.to(torch.float64) / sample_rate
+    blocks = -(-time // BLOCK)
+    step = torch.nn.functional.pad(step, (0, blocks * BLOCK - time)).reshape(*lead, blocks, BLOCK)
+    within = torch.cumsum(step, dim=-1)                        # (..., blocks, BLOCK), small totals
+    totals = within[..., -1]
+    totals = totals - torch.floor(totals).detach()             # whole turns do not change the phase
+    before = torch.cumsum(totals, dim=-1) - totals             # exclusive sum over earlier blocks
+    before = before - torch.floor(before).detach()
+    cycles = (within + before.unsqueeze(-1)).reshape(*lead, blocks * BLOCK)[..., :time]
+    if initial_phase is not None:
+        start = torch.as_tensor(initial_phase, device=frequency.device).to(torch.float64) / (2 * math.pi)
+        cycles = cycles + start.unsqueeze(-1)
+    wrapped = cycles - torch.floor(cycles).detach()
+    return (2 * math.pi * wrapped).to(frequency.dtype)
