@@ -1,4 +1,4 @@
-"""Control-rate to audio-rate upsampling.
+r"""Control-rate to audio-rate upsampling.
 
 Frame-rate controls ``(..., frames, channels)`` become audio-rate controls
 ``(..., frames * hop_size, channels)``. Frame ``m`` sits at sample ``m * hop_size``; between two
