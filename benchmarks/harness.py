@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
+import os
 import platform
-import resource
 import statistics
 import time
 from typing import Callable
@@ -30,7 +30,6 @@ def machine_description() -> str:
                     break
     except OSError:
         pass
-    import os
     return (f"{cpu}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads, "
             f"torch {torch.__version__}, Python {platform.python_version()}")
 
@@ -54,19 +53,25 @@ def time_interleaved(cases: dict[str, Callable[[], object]], rounds: int = 9, wa
             for name, v in samples.items()}
 
 
-def _current_rss_kib() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * resource.getpagesize() // 1024
+def _status_kib(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"{field} not found in /proc/self/status")
 
 
 def _peak_worker(factory, queue, threads):
     torch.set_num_threads(threads)
     fn = factory()                                  # builds the inputs: not counted
-    before = _current_rss_kib()
-    for _ in range(2):                              # the second call shows the steady state
-        fn()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss   # KiB on Linux
-    queue.put(max(peak - before, 0) / 1024.0)
+    fn()                                            # warm-up: caches, allocator, compilation
+    import gc
+    gc.collect()
+    with open("/proc/self/clear_refs", "w") as f:   # reset the peak (VmHWM) to the current RSS
+        f.write("5")
+    before = _status_kib("VmRSS")
+    fn()
+    queue.put(max(_status_kib("VmHWM") - before, 0) / 1024.0)
 
 
 def peak_memory_mb(factory: Callable[[], Callable[[], object]], threads: int | None = None) -> float:
