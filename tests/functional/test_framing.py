@@ -231,7 +231,7 @@ def test_cola_constant_bad_arguments():
         cola_constant(torch.ones(16), -4)
 
 
-def test_BUG_cola_constant_accepts_a_2d_window():
+def test_regression_cola_constant_accepts_a_2d_window():
     """BUG (deliberately failing until fixed in framing.py).
 
     ``cola_constant`` checks ``min_dim=1`` only. A 2-D ``window`` is flattened by

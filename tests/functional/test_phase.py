@@ -168,7 +168,7 @@ def test_property_matches_reference(n, sr, phi0, seed):
     assert_angles_close(out, ref_phase(f, sr, np.float64(phi0)), 1e-9)
 
 
-def test_BUG_python_float_initial_phase_is_rounded_to_float32():
+def test_regression_python_float_initial_phase_is_rounded_to_float32():
     """BUG (deliberately failing until fixed in phase.py).
 
     ``torch.as_tensor(initial_phase, device=...)`` turns a Python float into a tensor of the
@@ -259,7 +259,7 @@ def test_initial_phase_forms(initial_phase):
 
 
 @pytest.mark.parametrize("freq_shape,phase_shape", [((3, 5), (3, 1)), ((2, 3, 5), (2,))])
-def test_BUG_initial_phase_shape_is_not_validated(freq_shape, phase_shape):
+def test_regression_initial_phase_shape_is_not_validated(freq_shape, phase_shape):
     """BUG (deliberately failing until fixed in phase.py).
 
     ``initial_phase`` is documented as broadcastable to ``frequency.shape[:-1]`` but never

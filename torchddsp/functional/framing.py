@@ -22,8 +22,9 @@ def frame(x: torch.Tensor, frame_length: int, hop_length: int, pad_end: bool = F
     """Split ``x`` ``(..., time)`` into overlapping frames ``(..., frames, frame_length)``.
 
     Without ``pad_end`` there are ``1 + (time - frame_length) // hop_length`` frames and the
-    signal must hold at least one. With ``pad_end`` the signal is zero-padded at the end so every
-    sample lies in a frame: ``ceil(time / hop_length)`` frames.
+    signal must hold at least one. With ``pad_end`` the signal is zero-padded at the end to
+    ``max(1, ceil(time / hop_length))`` frames, so every sample lies in a frame when
+    ``hop_length <= frame_length`` (an empty signal gives one frame of zeros).
     """
     check_tensor("x", x, min_dim=1)
     check_positive_int("frame_length", frame_length)
@@ -69,6 +70,8 @@ def cola_constant(window: torch.Tensor, hop_length: int, tol: float = 1e-6) -> f
     (relative), i.e. when the window and hop break the constant-overlap-add condition.
     """
     check_tensor("window", window, min_dim=1)
+    if window.dim() != 1:
+        raise ValueError(f"window: expected a 1-D window, received shape {tuple(window.shape)}")
     check_positive_int("hop_length", hop_length)
     w = window.detach().to(torch.float64).cpu()
     n = w.shape[-1]

@@ -5,14 +5,16 @@ An oscillator's phase is the running sum of its instantaneous frequency (review 
 .. math:: \\phi[n] = \\phi_0 + 2\\pi \\sum_{m=0}^{n} f[m] / f_s .
 
 A float32 running sum loses precision as it grows (after 10 minutes at 48 kHz a 440 Hz
-sinusoid has turned 264,000 times, where float32's spacing is 0.03 rad): this is the drift that
+sinusoid has turned 264,000 times, where float32's spacing is 0.03 cycles): this is the drift that
 makes long renders of some DDSP libraries go wrong by up to a whole period. Even a float64
 running sum drifts by about 1e-3 rad over that length (each addition rounds relative to a total
 of 264,000 cycles). We therefore sum in cycles in float64 in two levels: within blocks of
 ``BLOCK`` samples, where totals stay small, and across blocks over the block totals reduced to
-their fractional part. Every partial sum stays below ``BLOCK`` cycles in magnitude and the
-result is wrapped to one cycle before returning to the caller's dtype, so the phase is exact to
-the float32 rounding of a number in ``[0, 2pi)`` (about 2e-7 rad) for hours of audio. The wrap does not touch gradients: ``d phi[n] / d f[m] = 2 pi / f_s`` for ``m <= n``.
+their fractional part, so partial sums stay in the thousands of cycles rather than the
+hundreds of thousands. The result is wrapped to one cycle before returning to the caller's
+dtype: over 10 minutes at 48 kHz the float32 phase is within 4e-7 rad of the exact phase, and
+the float64 error grows only to about 1e-7 rad per 10 minutes. (A float32 output just below
+2 pi may round to 2 pi.) The wrap does not touch gradients: ``d phi[n] / d f[m] = 2 pi / f_s`` for ``m <= n``.
 
 For block-by-block rendering pass the last phase of one block as ``initial_phase`` of the next;
 the result equals one-shot rendering.
@@ -51,7 +53,14 @@ def accumulate_phase(frequency: torch.Tensor, sample_rate: float,
     before = before - torch.floor(before).detach()
     cycles = (within + before.unsqueeze(-1)).reshape(*lead, blocks * BLOCK)[..., :time]
     if initial_phase is not None:
-        start = torch.as_tensor(initial_phase, device=frequency.device).to(torch.float64) / (2 * math.pi)
+        start = torch.as_tensor(initial_phase, dtype=torch.float64, device=frequency.device) / (2 * math.pi)
+        try:
+            fits = torch.broadcast_shapes(start.shape, tuple(lead)) == tuple(lead)
+        except RuntimeError:
+            fits = False
+        if not fits:
+            raise ValueError(f"initial_phase: expected a shape broadcastable to {tuple(lead)} (the leading "
+                             f"dimensions of frequency), received {tuple(start.shape)}")
         cycles = cycles + start.unsqueeze(-1)
     wrapped = cycles - torch.floor(cycles).detach()
     return (2 * math.pi * wrapped).to(frequency.dtype)

@@ -21,24 +21,28 @@ def exp_sigmoid(x: torch.Tensor, exponent: float = 10.0, max_value: float = 2.0,
     .. math:: y = y_{max}\,\sigma(x)^{\ln(e)} + \epsilon
 
     with ``exponent`` :math:`e`, ``max_value`` :math:`y_{max}` and ``threshold`` :math:`\epsilon`.
-    Any real ``x`` maps into ``(threshold, max_value + threshold)``; gradients never vanish
+    ``exponent`` must exceed 1. Any real ``x`` maps into ``(threshold, max_value + threshold)``; gradients never vanish
     completely because of the threshold. Shapes: any; elementwise.
     """
     check_tensor("x", x)
-    check_positive("exponent", exponent)
+    if not isinstance(exponent, (int, float)) or not math.isfinite(exponent) or exponent <= 1:
+        raise ValueError(f"exponent: expected a finite number > 1, received {exponent!r}")
     check_positive("max_value", max_value)
     if threshold < 0:
         raise ValueError(f"threshold: expected a number >= 0, received {threshold!r}")
-    return max_value * torch.sigmoid(x) ** math.log(exponent) + threshold
+    # sigmoid(x)^ln(e) written through logsigmoid: finite gradients even where sigmoid underflows.
+    return max_value * torch.exp(math.log(exponent) * torch.nn.functional.logsigmoid(x)) + threshold
 
 
 def normalize_distribution(weights: torch.Tensor, dim: int = -1, eps: float = 1e-12) -> torch.Tensor:
     r"""Divide non-negative ``weights`` by their sum along ``dim``: :math:`\hat\alpha_k = w_k / \sum_j w_j`.
 
-    An all-zero row stays all zero (no NaN). Use after removing harmonics above Nyquist, as in
+    ``weights`` must be non-negative. An all-zero row stays all zero (no NaN). Use after removing harmonics above Nyquist, as in
     Engel et al. 2020, so the remaining harmonics carry the whole amplitude.
     """
     check_tensor("weights", weights, min_dim=1)
+    if bool((weights.detach() < 0).any()):
+        raise ValueError("weights: expected non-negative values, received a negative weight")
     return weights / weights.sum(dim=dim, keepdim=True).clamp_min(eps)
 
 
