@@ -175,9 +175,9 @@ def test_normalize_distribution_rows_sum_to_one_or_stay_zero(rows):
     y = normalize_distribution(w)
     assert_finite(y)
     sums = w.sum(-1)
-    expected = np.where(to_numpy(sums) > 1e-12, 1.0, 0.0)
-    np.testing.assert_allclose(to_numpy(y.sum(-1)), np.where(to_numpy(sums) > 0, expected, 0.0),
-                               rtol=1e-12, atol=1e-12)
+    # Rows whose sum is below the eps=1e-12 floor are divided by the floor instead.
+    expected = np.where(to_numpy(sums) > 1e-12, 1.0, to_numpy(sums) / 1e-12)
+    np.testing.assert_allclose(to_numpy(y.sum(-1)), expected, rtol=1e-12, atol=1e-12)
     assert bool((y >= 0).all())
 
 
