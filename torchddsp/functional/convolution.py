@@ -1,0 +1,75 @@
+"""Linear convolution by real FFTs, with ``scipy.signal.fftconvolve`` semantics.
+
+.. math:: (x * h)[n] = \\sum_k x[k]\\, h[n - k], \\qquad n = 0, \\dots, N + K - 2,
+
+computed as ``irfft(rfft(x, L) * rfft(h, L))`` with an FFT size ``L >= N + K - 1`` chosen by
+:func:`next_fast_len` (a product of 2, 3 and 5), so the circular convolution equals the linear one.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .._checks import check_choice, check_positive_int, check_tensor
+
+CONVOLUTION_MODES = ("full", "same", "valid")
+
+
+def next_fast_len(target: int) -> int:
+    """The smallest integer ``>= target`` whose only prime factors are 2, 3 and 5.
+
+    FFTs of such sizes are fast in every FFT library (pocketfft, MKL, cuFFT).
+    """
+    check_positive_int("target", target)
+    if target <= 6:
+        return target
+    best = 1 << (target - 1).bit_length()            # a power of two is always a candidate
+    p5 = 1
+    while p5 < best:
+        p35 = p5
+        while p35 < best:
+            quotient = -(-target // p35)                  # smallest power of two with p35 * 2^k >= target
+            candidate = p35 * (1 << (quotient - 1).bit_length())
+            best = min(best, candidate)
+            p35 *= 3
+        p5 *= 5
+    return best
+
+
+def fft_convolve(signal: torch.Tensor, kernel: torch.Tensor, mode: str = "full") -> torch.Tensor:
+    """Convolve ``signal`` ``(..., N)`` with ``kernel`` ``(..., K)`` along the last axis.
+
+    Leading dimensions broadcast against each other. ``mode`` follows ``scipy.signal.fftconvolve``:
+
+    - ``"full"``: all ``N + K - 1`` samples of the linear convolution;
+    - ``"same"``: ``N`` samples centred on the full output (samples ``(K - 1) // 2`` to
+      ``(K - 1) // 2 + N - 1``);
+    - ``"valid"``: the ``max(N, K) - min(N, K) + 1`` samples that do not depend on zero padding.
+
+    If either input is empty the result is empty (``(..., 0)``), as in SciPy. Both inputs are
+    promoted to a common real floating dtype; differentiable with respect to both.
+    """
+    check_tensor("signal", signal, min_dim=1)
+    check_tensor("kernel", kernel, min_dim=1)
+    check_choice("mode", mode, CONVOLUTION_MODES)
+    if signal.is_complex() or kernel.is_complex():
+        raise ValueError(f"signal and kernel: expected real tensors, received dtypes {signal.dtype} and {kernel.dtype}")
+    dtype = torch.promote_types(signal.dtype, kernel.dtype)
+    signal, kernel = signal.to(dtype), kernel.to(dtype)
+    if signal.device != kernel.device:
+        raise ValueError(f"signal and kernel: expected the same device, received {signal.device} and {kernel.device}")
+    n, k = signal.shape[-1], kernel.shape[-1]
+    lead = torch.broadcast_shapes(signal.shape[:-1], kernel.shape[:-1])
+    if n == 0 or k == 0:
+        return signal.new_zeros(*lead, 0)
+    full = n + k - 1
+    size = next_fast_len(full)
+    spectrum = torch.fft.rfft(signal, size) * torch.fft.rfft(kernel, size)
+    out = torch.fft.irfft(spectrum, size)
+    if mode == "full":
+        start, length = 0, full
+    elif mode == "same":
+        start, length = (k - 1) // 2, n
+    else:
+        start, length = min(n, k) - 1, abs(n - k) + 1
+    return out[..., start:start + length]

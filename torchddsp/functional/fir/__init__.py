@@ -1,0 +1,20 @@
+"""Finite impulse response filters: design (window method, windowed sinc, complex cepstrum) and
+time-varying (framewise) filtering by overlap-add."""
+
+from .cepstrum import complex_cepstrum_ir
+from .sinc import sinc_highpass, sinc_highpass_ir, sinc_lowpass, sinc_lowpass_ir
+from .time_varying import time_varying_fir
+from .window_design import design_window, frequency_filter, window_design_ir, window_design_response
+
+__all__ = [
+    "complex_cepstrum_ir",
+    "design_window",
+    "frequency_filter",
+    "sinc_highpass",
+    "sinc_highpass_ir",
+    "sinc_lowpass",
+    "sinc_lowpass_ir",
+    "time_varying_fir",
+    "window_design_ir",
+    "window_design_response",
+]
