@@ -1,0 +1,30 @@
+"""Every Python example in docs/*.md and README.md runs as written."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from helpers import REPO_ROOT
+
+PAGES = sorted((REPO_ROOT / "docs").glob("*.md")) + [REPO_ROOT / "README.md"]
+BLOCK = re.compile(r"```python\n(.*?)```", re.S)
+
+
+def examples():
+    for page in PAGES:
+        for i, code in enumerate(BLOCK.findall(page.read_text())):
+            yield pytest.param(code, id=f"{page.name}#{i}")
+
+
+def test_every_docs_page_has_an_example():
+    pages = sorted((REPO_ROOT / "docs").glob("*.md"))
+    assert pages, "docs/ holds no pages"
+    for page in pages:
+        assert BLOCK.search(page.read_text()), f"{page.name} has no runnable ```python example"
+
+
+@pytest.mark.parametrize("code", list(examples()))
+def test_docs_example_runs(code, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "<docs example>", "exec"), {"__name__": "__docs__"})
