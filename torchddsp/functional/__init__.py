@@ -1,0 +1,29 @@
+"""Pure, stateless differentiable DSP ops: tensors in, tensors out.
+
+Submodules hold one concept each (``harmonic``, ``phase``, ``fir``, ``iir``, ...); the most used
+names are re-exported here.
+"""
+
+from .band_limited import sawtooth_square
+from .convolution import fft_convolve
+from .damped_sinusoid import damped_sinusoid_bank
+from .fir import (complex_cepstrum_ir, frequency_filter, sinc_highpass, sinc_lowpass, time_varying_fir,
+                  window_design_ir)
+from .framing import cola_constant, frame, overlap_add
+from .harmonic import harmonic_bank, harmonic_oscillator
+from .iir import allpole, lfilter
+from .noise import white_noise
+from .phase import accumulate_phase
+from .reverb import convolution_reverb, exponential_decay_ir
+from .scaling import (amplitude_to_db, db_to_amplitude, exp_sigmoid, hz_to_midi, midi_to_hz, normalize_distribution,
+                      unit_to_hz)
+from .sinusoidal import oscillator_bank
+from .upsample import upsample
+
+__all__ = [
+    "accumulate_phase", "allpole", "amplitude_to_db", "cola_constant", "complex_cepstrum_ir", "convolution_reverb",
+    "damped_sinusoid_bank", "db_to_amplitude", "exp_sigmoid", "exponential_decay_ir", "fft_convolve", "frame",
+    "frequency_filter", "harmonic_bank", "harmonic_oscillator", "hz_to_midi", "lfilter", "midi_to_hz",
+    "normalize_distribution", "oscillator_bank", "overlap_add", "sawtooth_square", "sinc_highpass", "sinc_lowpass",
+    "time_varying_fir", "unit_to_hz", "upsample", "white_noise", "window_design_ir",
+]
