@@ -1,0 +1,23 @@
+"""Audio losses: waveform, single- and multi-resolution STFT, and mel-scaled spectral losses.
+
+Every loss has a function (``snake_case``) and an ``nn.Module`` wrapping it (``CamelCase``). Inputs
+are ``(..., time)`` (prediction first, target second); losses are computed per item of the leading
+dimensions and reduced with ``reduction="mean" | "sum" | "none"``. See ``docs/losses.md``.
+"""
+
+from .mel import MelMultiResolutionSTFTLoss, hz_to_mel, mel_filterbank, mel_multi_resolution_stft_loss, mel_to_hz
+from .multi_resolution import MultiResolutionSTFTLoss, multi_resolution_stft_loss
+from .spectral import (LinearMagnitudeDistance, LogMagnitudeDistance, SpectralConvergence, STFTLoss, STFTMagnitude,
+                       linear_magnitude_distance, log_magnitude_distance, spectral_convergence, stft_loss,
+                       stft_magnitude)
+from .waveform import WaveformL1Loss, WaveformL2Loss, waveform_l1_loss, waveform_l2_loss
+
+__all__ = [
+    "waveform_l1_loss", "waveform_l2_loss", "WaveformL1Loss", "WaveformL2Loss",
+    "stft_magnitude", "STFTMagnitude",
+    "spectral_convergence", "log_magnitude_distance", "linear_magnitude_distance",
+    "SpectralConvergence", "LogMagnitudeDistance", "LinearMagnitudeDistance",
+    "stft_loss", "STFTLoss",
+    "multi_resolution_stft_loss", "MultiResolutionSTFTLoss",
+    "hz_to_mel", "mel_to_hz", "mel_filterbank", "mel_multi_resolution_stft_loss", "MelMultiResolutionSTFTLoss",
+]

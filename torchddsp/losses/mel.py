@@ -1,0 +1,248 @@
+r"""Mel filterbank and the mel-scaled multi-resolution STFT loss.
+
+Mel scales (``mel_scale``):
+
+* ``"slaney"`` (default; Slaney's Auditory Toolbox, librosa's default ``htk=False``): linear below
+  1 kHz, logarithmic above,
+
+  .. math:: m(f) = \begin{cases} 3f/200 & f < 1000\\ 15 + 27\,\ln(f/1000)/\ln 6.4 & f \ge 1000\end{cases}
+
+* ``"htk"`` (O'Shaughnessy 1987, HTK): :math:`m(f) = 2595\log_{10}(1 + f/700)`.
+
+Filterbank. ``n_mels + 2`` points equally spaced in mel between ``f_min`` and ``f_max`` are mapped
+back to Hz, :math:`f_0 < \dots < f_{M+1}`; filter :math:`i` is the triangle through
+:math:`(f_i, 0), (f_{i+1}, 1), (f_{i+2}, 0)`, linear in Hz, sampled at the rfft bin frequencies
+:math:`k\,sr/n_{fft}`:
+
+.. math::
+    W_{ik} = \max\!\Big(0, \min\Big(\frac{f_k - f_i}{f_{i+1} - f_i},
+    \frac{f_{i+2} - f_k}{f_{i+2} - f_{i+1}}\Big)\Big)
+
+With ``norm="slaney"`` (default) row :math:`i` is scaled by :math:`2 / (f_{i+2} - f_i)` (equal area
+in Hz); ``norm=None`` keeps peaks at 1. These are the definitions of librosa's
+``filters.mel(sr, n_fft, n_mels, fmin, fmax, htk, norm)``, which auraloss's mel losses use.
+
+Loss. :func:`mel_multi_resolution_stft_loss` applies the terms of
+:mod:`torchddsp.losses.spectral` to mel magnitudes :math:`W X` (mel filterbank applied to the
+power-1, floored magnitudes) at every resolution and averages over resolutions; used by, e.g.,
+Fabbro et al. 2020, Kaneko et al. 2022 and Song et al. 2023 (see Hayes et al. 2023, sec. 4.1).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Sequence
+
+import torch
+
+from .._checks import check_choice, check_positive, check_positive_int, check_tensor
+from .multi_resolution import _multi_resolution, _resolution_configs, _RESOLUTION_REDUCTIONS
+from .spectral import WindowSpec, _check_common, _check_weights
+
+__all__ = ["hz_to_mel", "mel_to_hz", "mel_filterbank", "mel_multi_resolution_stft_loss",
+           "MelMultiResolutionSTFTLoss"]
+
+_MEL_SCALES = ("slaney", "htk")
+_NORMS = ("slaney", None)
+
+# Slaney scale constants: 200/3 Hz per mel below 1 kHz, log step ln(6.4)/27 per mel above.
+_F_SP = 200.0 / 3.0
+_MIN_LOG_HZ = 1000.0
+_MIN_LOG_MEL = _MIN_LOG_HZ / _F_SP
+_LOGSTEP = math.log(6.4) / 27.0
+
+
+def hz_to_mel(frequency: torch.Tensor, mel_scale: str = "slaney") -> torch.Tensor:
+    """Frequency in Hz (>= 0) to mel on the ``"slaney"`` or ``"htk"`` scale (see module docstring)."""
+    check_tensor("frequency", frequency)
+    check_choice("mel_scale", mel_scale, _MEL_SCALES)
+    f = frequency
+    if mel_scale == "htk":
+        return 2595.0 * torch.log10(1.0 + f / 700.0)
+    linear = f / _F_SP
+    log = _MIN_LOG_MEL + torch.log(torch.clamp(f, min=_MIN_LOG_HZ) / _MIN_LOG_HZ) / _LOGSTEP
+    return torch.where(f >= _MIN_LOG_HZ, log, linear)
+
+
+def mel_to_hz(mel: torch.Tensor, mel_scale: str = "slaney") -> torch.Tensor:
+    """Inverse of :func:`hz_to_mel`."""
+    check_tensor("mel", mel)
+    check_choice("mel_scale", mel_scale, _MEL_SCALES)
+    if mel_scale == "htk":
+        return 700.0 * (10.0 ** (mel / 2595.0) - 1.0)
+    linear = _F_SP * mel
+    log = _MIN_LOG_HZ * torch.exp(_LOGSTEP * (torch.clamp(mel, min=_MIN_LOG_MEL) - _MIN_LOG_MEL))
+    return torch.where(mel >= _MIN_LOG_MEL, log, linear)
+
+
+@functools.lru_cache(maxsize=64)
+def _filterbank_f64(sample_rate: float, n_fft: int, n_mels: int, f_min: float, f_max: float,
+                    mel_scale: str, norm) -> torch.Tensor:
+    f64 = torch.float64
+    bin_hz = torch.arange(n_fft // 2 + 1, dtype=f64) * (sample_rate / n_fft)
+    mel_edges = torch.linspace(float(hz_to_mel(torch.tensor(f_min, dtype=f64), mel_scale)),
+                               float(hz_to_mel(torch.tensor(f_max, dtype=f64), mel_scale)), n_mels + 2, dtype=f64)
+    hz = mel_to_hz(mel_edges, mel_scale)
+    left, centre, right = hz[:-2, None], hz[1:-1, None], hz[2:, None]
+    rising = (bin_hz - left) / (centre - left)
+    falling = (right - bin_hz) / (right - centre)
+    weights = torch.clamp(torch.minimum(rising, falling), min=0.0)
+    if norm == "slaney":
+        weights = weights * (2.0 / (right - left))
+    empty = (weights.max(dim=1).values <= 0).nonzero().flatten().tolist()
+    if empty:
+        raise ValueError(f"n_mels: expected every mel filter to cover at least one FFT bin, received n_mels={n_mels} "
+                         f"with n_fft={n_fft}, sample_rate={sample_rate}, f_min={f_min}, f_max={f_max}: filters "
+                         f"{empty[:8]}{'...' if len(empty) > 8 else ''} are empty; use fewer mels or a larger n_fft")
+    return weights
+
+
+@functools.lru_cache(maxsize=128)
+def _filterbank_cached(sample_rate, n_fft, n_mels, f_min, f_max, mel_scale, norm, dtype, device):
+    return _filterbank_f64(sample_rate, n_fft, n_mels, f_min, f_max, mel_scale, norm).to(dtype=dtype, device=device)
+
+
+def _check_mel_args(sample_rate, n_fft, n_mels, f_min, f_max, mel_scale, norm):
+    check_positive("sample_rate", sample_rate)
+    check_positive_int("n_fft", n_fft)
+    check_positive_int("n_mels", n_mels)
+    check_choice("mel_scale", mel_scale, _MEL_SCALES)
+    if norm not in _NORMS:
+        raise ValueError(f"norm: expected 'slaney' or None, received {norm!r}")
+    nyquist = sample_rate / 2.0
+    f_max = nyquist if f_max is None else f_max
+    if isinstance(f_min, bool) or not isinstance(f_min, (int, float)) or not 0 <= f_min < float("inf"):
+        raise ValueError(f"f_min: expected a finite number >= 0, received {f_min!r}")
+    if isinstance(f_max, bool) or not isinstance(f_max, (int, float)) or not f_min < f_max <= nyquist:
+        raise ValueError(f"f_max: expected a number in (f_min={f_min}, sample_rate / 2 = {nyquist}], "
+                         f"received {f_max!r}")
+    return float(sample_rate), float(f_min), float(f_max)
+
+
+def mel_filterbank(sample_rate: float, n_fft: int, n_mels: int, f_min: float = 0.0, f_max: float | None = None,
+                   mel_scale: str = "slaney", norm: str | None = "slaney", *, dtype: torch.dtype = torch.float32,
+                   device: torch.device | str | None = None) -> torch.Tensor:
+    """Triangular mel filterbank ``(n_mels, n_fft // 2 + 1)`` (see the module docstring for the formula).
+
+    Args:
+        sample_rate: in Hz, > 0. n_fft: FFT size >= 1. n_mels: number of filters >= 1; every filter
+            must cover at least one FFT bin (else ``ValueError``).
+        f_min, f_max: band edges in Hz, ``0 <= f_min < f_max <= sample_rate / 2`` (``f_max`` defaults
+            to Nyquist).
+        mel_scale: ``"slaney"`` (default, librosa's default) or ``"htk"``.
+        norm: ``"slaney"`` (area normalisation, default) or ``None`` (peak 1).
+
+    Built in float64 and cast to ``dtype``; cached per arguments, dtype and device. Returns a fresh
+    copy, so callers may modify it.
+    """
+    sample_rate, f_min, f_max = _check_mel_args(sample_rate, n_fft, n_mels, f_min, f_max, mel_scale, norm)
+    return _filterbank_f64(sample_rate, n_fft, n_mels, f_min, f_max, mel_scale, norm).to(
+        dtype=dtype, device=device, copy=True)
+
+
+def _n_mels_list(n_mels, n_ffts) -> list[int]:
+    if n_mels is None:
+        return [max(1, min(128, n // 8)) for n in n_ffts]
+    if isinstance(n_mels, int) and not isinstance(n_mels, bool):
+        return [n_mels] * len(n_ffts)
+    try:
+        values = list(n_mels)
+    except TypeError:
+        raise ValueError(f"n_mels: expected an int, a sequence of ints or None, received {n_mels!r}") from None
+    if len(values) != len(n_ffts):
+        raise ValueError(f"n_mels: expected {len(n_ffts)} entries (one per FFT size), received {len(values)}")
+    return values
+
+
+def _mel_setup(sample_rate, n_ffts, hop_lengths, win_lengths, n_mels, f_min, f_max, mel_scale, norm, window,
+               center, pad_mode):
+    cfgs = _resolution_configs(n_ffts, hop_lengths, win_lengths, window, center, pad_mode)
+    mels = _n_mels_list(n_mels, [c.n_fft for c in cfgs])
+    keys = []
+    for cfg, m in zip(cfgs, mels):
+        sr, lo, hi = _check_mel_args(sample_rate, cfg.n_fft, m, f_min, f_max, mel_scale, norm)
+        _filterbank_f64(sr, cfg.n_fft, m, lo, hi, mel_scale, norm)        # raises on empty filters
+        keys.append((sr, cfg.n_fft, m, lo, hi, mel_scale, norm))
+    return cfgs, keys
+
+
+def mel_multi_resolution_stft_loss(input: torch.Tensor, target: torch.Tensor, sample_rate: float,
+                                   n_ffts: Sequence[int] = (2048, 1024, 512, 256, 128, 64),
+                                   hop_lengths: Sequence[int] | None = None,
+                                   win_lengths: Sequence[int] | None = None,
+                                   n_mels: int | Sequence[int] | None = None, f_min: float = 0.0,
+                                   f_max: float | None = None, mel_scale: str = "slaney",
+                                   norm: str | None = "slaney", window: WindowSpec = "hann", *,
+                                   w_sc: float = 0.0, w_log_mag: float = 1.0, w_lin_mag: float = 1.0,
+                                   eps: float = 1e-8, log_eps: float = 0.0, center: bool = True,
+                                   pad_mode: str = "reflect", reduction: str = "mean", sc_pooling: str = "item",
+                                   resolution_reduction: str = "mean", implementation: str = "fused") -> torch.Tensor:
+    r"""Multi-resolution loss on mel magnitudes :math:`M = W\,|STFT|` (one filterbank per FFT size).
+
+    .. math:: \mathcal L = \frac1{|K|}\sum_k w_{sc}\frac{\|M_y - M_{\hat y}\|_F}{\|M_y\|_F}
+        + \frac{w_{log}}{N_k}\sum|\log(M_{\hat y}+\delta) - \log(M_y+\delta)|
+        + \frac{w_{lin}}{N_k}\sum|M_{\hat y} - M_y|
+
+    with :math:`N_k` = mels x frames per item. Magnitudes are floored at :math:`\sqrt\epsilon`
+    before the filterbank, so (filters being non-empty) the log is finite and the loss is safe on
+    silence.
+
+    Args:
+        input, target, n_ffts, hop_lengths, win_lengths, window, w_*, eps, log_eps, center, pad_mode,
+            reduction, sc_pooling, resolution_reduction, implementation: as
+            :func:`~torchddsp.losses.multi_resolution_stft_loss`.
+        sample_rate: of the signals, in Hz (required; nothing assumes 16 kHz).
+        n_mels: filters per resolution: an int for all, one per FFT size, or ``None`` for
+            ``min(128, n_fft // 8)``.
+        f_min, f_max, mel_scale, norm: as :func:`mel_filterbank` (defaults: 0, Nyquist, Slaney, Slaney).
+
+    Matches ``auraloss.freq.MultiResolutionSTFTLoss(..., scale="mel", n_bins=n_mels,
+    sample_rate=sr)`` with ``sc_pooling="batch"`` (auraloss builds its filterbank with librosa's
+    defaults: Slaney scale and norm, 0 Hz to Nyquist).
+    """
+    weights = _check_weights(w_sc, w_log_mag, w_lin_mag)
+    eps, log_eps = _check_common(reduction, sc_pooling, implementation, w_sc, eps, log_eps)
+    check_choice("resolution_reduction", resolution_reduction, _RESOLUTION_REDUCTIONS)
+    cfgs, keys = _mel_setup(sample_rate, n_ffts, hop_lengths, win_lengths, n_mels, f_min, f_max, mel_scale, norm,
+                            window, center, pad_mode)
+    check_tensor("input", input, min_dim=1)
+    dtype = torch.promote_types(input.dtype, target.dtype) if isinstance(target, torch.Tensor) else input.dtype
+    fbs = [_filterbank_cached(*k, dtype, input.device) for k in keys]
+    return _multi_resolution(input, target, cfgs, fbs, weights, eps, log_eps, reduction, sc_pooling,
+                             resolution_reduction, implementation)
+
+
+class MelMultiResolutionSTFTLoss(torch.nn.Module):
+    """Module form of :func:`mel_multi_resolution_stft_loss`; arguments are validated at construction.
+
+    Example::
+
+        loss_fn = MelMultiResolutionSTFTLoss(sample_rate=16000, n_ffts=(1024, 512, 256), n_mels=(80, 40, 20))
+        loss = loss_fn(prediction, target)
+    """
+
+    def __init__(self, sample_rate: float, n_ffts: Sequence[int] = (2048, 1024, 512, 256, 128, 64),
+                 hop_lengths: Sequence[int] | None = None, win_lengths: Sequence[int] | None = None,
+                 n_mels: int | Sequence[int] | None = None, f_min: float = 0.0, f_max: float | None = None,
+                 mel_scale: str = "slaney", norm: str | None = "slaney", window: WindowSpec = "hann", *,
+                 w_sc: float = 0.0, w_log_mag: float = 1.0, w_lin_mag: float = 1.0, eps: float = 1e-8,
+                 log_eps: float = 0.0, center: bool = True, pad_mode: str = "reflect", reduction: str = "mean",
+                 sc_pooling: str = "item", resolution_reduction: str = "mean", implementation: str = "fused"):
+        super().__init__()
+        _check_weights(w_sc, w_log_mag, w_lin_mag)
+        _check_common(reduction, sc_pooling, implementation, w_sc, eps, log_eps)
+        check_choice("resolution_reduction", resolution_reduction, _RESOLUTION_REDUCTIONS)
+        _mel_setup(sample_rate, n_ffts, hop_lengths, win_lengths, n_mels, f_min, f_max, mel_scale, norm, window,
+                   center, pad_mode)
+        self.sample_rate = sample_rate
+        self.kwargs = dict(n_ffts=tuple(n_ffts), hop_lengths=None if hop_lengths is None else tuple(hop_lengths),
+                           win_lengths=None if win_lengths is None else tuple(win_lengths),
+                           n_mels=n_mels if n_mels is None or isinstance(n_mels, int) else tuple(n_mels),
+                           f_min=f_min, f_max=f_max, mel_scale=mel_scale, norm=norm, window=window, w_sc=w_sc,
+                           w_log_mag=w_log_mag, w_lin_mag=w_lin_mag, eps=eps, log_eps=log_eps, center=center,
+                           pad_mode=pad_mode, reduction=reduction, sc_pooling=sc_pooling,
+                           resolution_reduction=resolution_reduction, implementation=implementation)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return mel_multi_resolution_stft_loss(input, target, self.sample_rate, **self.kwargs)
