@@ -130,8 +130,11 @@ def check_agreement() -> dict:
 
 
 def run(rounds: int = 11) -> list[dict]:
-    """Time every implementation (forward; forward + backward) in the same interleaved rounds."""
-    torch.set_num_threads(THREADS)
+    """Time every implementation (forward; forward + backward) in the same interleaved rounds.
+
+    Uses the current ``torch.get_num_threads()`` (``main`` and ``benchmarks.run`` set 2).
+    """
+    threads = torch.get_num_threads()
     noise, magnitudes, grad_out = make_inputs()
     cases = {}
     for name, fn in IMPLEMENTATIONS.items():
@@ -149,7 +152,7 @@ def run(rounds: int = 11) -> list[dict]:
             "fwd_ms": fwd["median_ms"], "fwdbwd_ms": bwd["median_ms"],
             "fwd_min_ms": fwd["min_ms"], "fwdbwd_min_ms": bwd["min_ms"],
             "fwd_vs_truncated": fwd["median_ms"] / peer_fwd, "fwdbwd_vs_truncated": bwd["median_ms"] / peer_bwd,
-            "peak_mb": peak_memory_mb(PEAK_FACTORIES[name], threads=THREADS),
+            "peak_mb": peak_memory_mb(PEAK_FACTORIES[name], threads=threads),
         })
     noise_t = timings[("noise", "fwd")]
     rows.append({"workload": WORKLOAD, "implementation": "white_noise generation (uniform), for reference",

@@ -13,8 +13,8 @@ So the filter applied to each input sample is exactly the impulse response of it
 
 Each block convolution is one real FFT of size ``P * H`` with ``P = ceil((H + L - 1) / H)``
 (e.g. 192 points for ``H = 64``, ``L = 128``), and the overlap-add adds ``P`` hop-sized slices.
-Gradients are computed analytically (the adjoint of a convolution is a correlation), without
-storing the framed intermediates a generic autograd graph would keep. Second derivatives are not
+Gradients are computed analytically (the adjoint of a convolution is a correlation); the forward
+pass keeps no spectra (the backward pass recomputes the one it needs), which saves memory and time. Second derivatives are not
 supported (double backward raises an error rather than returning a wrong value).
 
 Alignment. The full output has ``F * H + L - 1`` samples for ``F`` frames; the returned signal is
@@ -73,33 +73,44 @@ def _spectrum(blocks: torch.Tensor, n_fft: int, lead_pad: int) -> torch.Tensor:
     return torch.fft.rfft(F.pad(blocks, (lead_pad, 0)) if lead_pad else blocks, n_fft)
 
 
+def _multiply(spectrum: torch.Tensor, response: torch.Tensor) -> torch.Tensor:
+    """``spectrum * response``, in place when the shapes allow (a fresh spectrum is ours to overwrite).
+
+    Writing into the spectrum avoids allocating (and page-faulting) another large buffer; the
+    backward pass recomputes the spectra it needs from the saved inputs instead.
+    """
+    if torch.broadcast_shapes(spectrum.shape, response.shape) != spectrum.shape:
+        return spectrum * response
+    if response.is_complex():
+        return spectrum.mul_(response)
+    torch.view_as_real(spectrum).mul_(response.unsqueeze(-1))    # a real factor: no complex copy of it
+    return spectrum
+
+
 class _ImpulseResponseFilter(torch.autograd.Function):
     """Blocks ``(..., F, H)`` convolved with impulse responses ``(..., F, L)``, overlap-added
     causally into ``(..., (F + P - 1) * H)``. The gradients are correlations."""
 
     @staticmethod
     def forward(ctx, blocks, irs, n_fft, hop, n_blocks):
-        spectrum = torch.fft.rfft(blocks, n_fft)
-        response = torch.fft.rfft(irs, n_fft)
-        y = torch.fft.irfft(spectrum * response, n_fft)
-        ctx.save_for_backward(spectrum if ctx.needs_input_grad[1] else None,
-                              response if ctx.needs_input_grad[0] else None)
+        y = torch.fft.irfft(_multiply(torch.fft.rfft(blocks, n_fft), torch.fft.rfft(irs, n_fft)), n_fft)
+        ctx.save_for_backward(blocks if ctx.needs_input_grad[1] else None, irs if ctx.needs_input_grad[0] else None)
         ctx.config = (n_fft, hop, blocks.shape, irs.shape)
         return _pieces_overlap_add(y, hop, list(range(n_fft // hop)), n_blocks)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out):
-        spectrum, response = ctx.saved_tensors
+        blocks, irs = ctx.saved_tensors
         n_fft, hop, blocks_shape, irs_shape = ctx.config
         grad = torch.fft.rfft(_pieces_frame(grad_out, hop, list(range(n_fft // hop)), blocks_shape[-2]))
         grad_blocks = grad_irs = None
-        if ctx.needs_input_grad[0]:
-            grad_blocks = torch.fft.irfft(grad * response.conj(), n_fft)[..., :blocks_shape[-1]]
-            grad_blocks = grad_blocks.sum_to_size(blocks_shape)
-        if ctx.needs_input_grad[1]:
-            grad_irs = torch.fft.irfft(grad * spectrum.conj(), n_fft)[..., :irs_shape[-1]]
-            grad_irs = grad_irs.sum_to_size(irs_shape)
+        if ctx.needs_input_grad[0]:                   # correlation with the impulse response
+            kernel = torch.fft.rfft(irs, n_fft).conj()
+            grad_blocks = torch.fft.irfft(grad * kernel, n_fft)[..., :blocks_shape[-1]].sum_to_size(blocks_shape)
+        if ctx.needs_input_grad[1]:                   # correlation with the block
+            kernel = torch.fft.rfft(blocks, n_fft).conj()
+            grad_irs = torch.fft.irfft(grad * kernel, n_fft)[..., :irs_shape[-1]].sum_to_size(irs_shape)
         return grad_blocks, grad_irs, None, None, None
 
 
@@ -115,12 +126,9 @@ class _ZeroPhaseFilter(torch.autograd.Function):
     @staticmethod
     def forward(ctx, blocks, magnitudes, matrix, n_fft, hop, lead_pad, offsets, n_blocks):
         response = magnitudes @ matrix
-        spectrum = _spectrum(blocks, n_fft, lead_pad)
+        y = torch.fft.irfft(_multiply(_spectrum(blocks, n_fft, lead_pad), response), n_fft)
         need_spectrum = ctx.needs_input_grad[1] or ctx.needs_input_grad[2]
-        in_place = not need_spectrum and response.shape[:-2] == spectrum.shape[:-2]
-        product = spectrum.mul_(response) if in_place else spectrum * response
-        y = torch.fft.irfft(product, n_fft)
-        ctx.save_for_backward(spectrum if need_spectrum else None, response if ctx.needs_input_grad[0] else None,
+        ctx.save_for_backward(blocks if need_spectrum else None, response if ctx.needs_input_grad[0] else None,
                               magnitudes if ctx.needs_input_grad[2] else None,
                               matrix if ctx.needs_input_grad[1] else None)
         ctx.config = (n_fft, hop, lead_pad, offsets, blocks.shape, magnitudes.shape)
@@ -129,7 +137,7 @@ class _ZeroPhaseFilter(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out):
-        spectrum, response, magnitudes, matrix = ctx.saved_tensors
+        blocks, response, magnitudes, matrix = ctx.saved_tensors
         n_fft, hop, lead_pad, offsets, blocks_shape, magnitudes_shape = ctx.config
         grad = torch.fft.rfft(_pieces_frame(grad_out, hop, offsets, blocks_shape[-2]))
         grad_blocks = grad_magnitudes = grad_matrix = None
@@ -137,7 +145,8 @@ class _ZeroPhaseFilter(torch.autograd.Function):
             grad_blocks = torch.fft.irfft(grad * response, n_fft)[..., lead_pad:lead_pad + blocks_shape[-1]]
             grad_blocks = grad_blocks.sum_to_size(blocks_shape)
         if ctx.needs_input_grad[1] or ctx.needs_input_grad[2]:
-            x, r = torch.view_as_real(spectrum), torch.view_as_real(grad)
+            x = torch.view_as_real(_spectrum(blocks, n_fft, lead_pad))
+            r = torch.view_as_real(grad)
             raw = torch.addcmul(x[..., 0] * r[..., 0], x[..., 1], r[..., 1])     # Re(X conj(R))
             raw = raw.sum_to_size(*magnitudes_shape[:-1], raw.shape[-1])
             weights = _edge_weights(n_fft, raw.dtype, raw.device)
