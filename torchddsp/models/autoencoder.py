@@ -1,0 +1,93 @@
+"""The DDSP autoencoder (Engel et al., "DDSP", ICLR 2020; review §2.1.1-2.1.2).
+
+f0 and loudness (and optionally a latent ``z`` from MFCCs) -> ``Decoder`` -> harmonic
+amplitude, harmonic distribution, noise magnitudes -> harmonic + filtered noise + learned reverb.
+f0 is given to the synthesiser directly (it is not learned), so the model learns timbre: how the
+spectrum depends on pitch and loudness. Timbre transfer feeds another recording's f0 and
+loudness through a trained model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+import torch
+from torch import nn
+
+from ..functional.scaling import hz_to_midi
+from ..processors import HarmonicPlusNoise, Reverb
+from .decoder import Decoder
+
+
+@dataclass
+class ModelConfig:
+    """Architecture; the defaults reproduce Engel et al.'s solo-instrument model (16 kHz, 250 frames/s)."""
+
+    sample_rate: int = 16000
+    hop_size: int = 64
+    n_harmonics: int = 100
+    n_noise_bands: int = 65
+    hidden: int = 512
+    mlp_layers: int = 3
+    z_size: int = 0
+    n_mfcc: int = 30
+    reverb_seconds: float = 1.0
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "ModelConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"model config: unknown keys {unknown}; expected some of {sorted(known)}")
+        return cls(**values)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class MfccEncoder(nn.Module):
+    """MFCCs ``(batch, frames, n_mfcc)`` -> latent ``z`` ``(batch, frames, z_size)`` (normalise, GRU, linear)."""
+
+    def __init__(self, n_mfcc: int, z_size: int, hidden: int = 512):
+        super().__init__()
+        self.norm = nn.LayerNorm(n_mfcc)
+        self.gru = nn.GRU(n_mfcc, hidden, batch_first=True)
+        self.out = nn.Linear(hidden, z_size)
+
+    def forward(self, mfcc: torch.Tensor) -> torch.Tensor:
+        return self.out(self.gru(self.norm(mfcc))[0])
+
+
+class DDSPAutoencoder(nn.Module):
+    """f0/loudness(/MFCC) -> audio. ``loudness_mean``/``loudness_std`` are dataset statistics
+    (buffers, saved with the weights) used to standardise loudness."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        self.decoder = Decoder(config.hidden, config.mlp_layers, config.n_harmonics, config.n_noise_bands,
+                               config.z_size)
+        self.encoder = MfccEncoder(config.n_mfcc, config.z_size, config.hidden) if config.z_size else None
+        reverb = Reverb(config.sample_rate, config.reverb_seconds) if config.reverb_seconds > 0 else None
+        self.synth = HarmonicPlusNoise(config.sample_rate, config.hop_size, config.n_harmonics,
+                                       config.n_noise_bands, reverb=reverb)
+        self.register_buffer("loudness_mean", torch.tensor(-40.0))
+        self.register_buffer("loudness_std", torch.tensor(20.0))
+
+    def set_statistics(self, loudness_mean: float, loudness_std: float) -> None:
+        self.loudness_mean.fill_(float(loudness_mean))
+        self.loudness_std.fill_(max(float(loudness_std), 1e-3))
+
+    def controls(self, f0_hz: torch.Tensor, loudness_db: torch.Tensor, mfcc: torch.Tensor | None = None):
+        """Synthesiser controls from features ``(batch, frames)`` (and MFCCs ``(batch, frames, n_mfcc)``)."""
+        f0 = f0_hz.unsqueeze(-1)
+        f0_unit = hz_to_midi(f0) / 127.0
+        loud = ((loudness_db - self.loudness_mean) / self.loudness_std).unsqueeze(-1)
+        z = self.encoder(mfcc) if self.encoder is not None else None
+        logits = self.decoder(f0_unit, loud, z)
+        return self.synth.get_controls(f0_hz=f0, **logits)
+
+    def forward(self, f0_hz: torch.Tensor, loudness_db: torch.Tensor, mfcc: torch.Tensor | None = None,
+                noise_seed: int | None = None) -> torch.Tensor:
+        """Audio ``(batch, frames * hop_size)``."""
+        return self.synth.render(**self.controls(f0_hz, loudness_db, mfcc), noise_seed=noise_seed)

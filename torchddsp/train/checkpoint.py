@@ -1,0 +1,112 @@
+"""Checkpoints written atomically and loaded safely.
+
+A checkpoint is a folder ``RUN_DIR/checkpoints/step_XXXXXXXX/`` holding
+
+- ``model.safetensors``: the model weights and buffers (safetensors: no code can hide in it);
+- ``optimizer.pt``: the optimiser state, loaded with ``torch.load(weights_only=True)``, which
+  refuses any pickle that would construct arbitrary objects or run code;
+- ``state.json``: step, configuration, dataset statistics and RNG states (plain JSON).
+
+It is written into a temporary folder and renamed into place (an atomic operation on one file
+system), then ``RUN_DIR/checkpoints/latest`` is replaced atomically to name it. A run killed at
+any moment therefore leaves either the previous checkpoint or the new one, never a torn one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def rng_state() -> dict:
+    """Python, NumPy and torch RNG states as JSON-serialisable values."""
+    np_state = np.random.get_state()
+    return {
+        "python": [random.getstate()[0], list(random.getstate()[1]), random.getstate()[2]],
+        "numpy": [np_state[0], np_state[1].tolist(), int(np_state[2]), int(np_state[3]), float(np_state[4])],
+        "torch": torch.get_rng_state().tolist(),
+    }
+
+
+def set_rng_state(state: dict) -> None:
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    name, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((name, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(torch.tensor(state["torch"], dtype=torch.uint8))
+
+
+def save_checkpoint(run_dir: str | Path, step: int, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                    state: dict, keep: int = 3) -> Path:
+    """Write checkpoint ``step`` atomically and keep the ``keep`` most recent ones."""
+    root = Path(run_dir) / "checkpoints"
+    root.mkdir(parents=True, exist_ok=True)
+    final = root / f"step_{step:08d}"
+    tmp = Path(tempfile.mkdtemp(dir=root, prefix=".tmp_"))
+    try:
+        tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+        save_file(tensors, str(tmp / "model.safetensors"))
+        torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+        (tmp / "state.json").write_text(json.dumps({**state, "step": step}))
+        for f in tmp.iterdir():
+            with open(f, "rb") as handle:
+                os.fsync(handle.fileno())
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    _write_text_atomic(root / "latest", final.name)
+    older = sorted(p for p in root.glob("step_*") if p != final)
+    for old in older[:max(len(older) - (keep - 1), 0)]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def latest_checkpoint(run_dir: str | Path) -> Path | None:
+    root = Path(run_dir) / "checkpoints"
+    pointer = root / "latest"
+    if not pointer.exists():
+        return None
+    path = root / pointer.read_text().strip()
+    return path if path.exists() else None
+
+
+def load_checkpoint(path: str | Path, model: torch.nn.Module | None = None,
+                    optimizer: torch.optim.Optimizer | None = None) -> dict:
+    """Load weights into ``model`` and state into ``optimizer`` (either may be ``None``); return ``state.json``.
+
+    Raises ``ValueError`` naming the file when it is missing or not a safe checkpoint.
+    """
+    path = Path(path)
+    weights, opt, meta = path / "model.safetensors", path / "optimizer.pt", path / "state.json"
+    for f in (weights, meta):
+        if not f.exists():
+            raise ValueError(f"checkpoint: expected {f} to exist, it does not")
+    state = json.loads(meta.read_text())
+    if model is not None:
+        model.load_state_dict(load_file(str(weights)))
+    if optimizer is not None:
+        try:
+            optimizer.load_state_dict(torch.load(opt, map_location="cpu", weights_only=True))
+        except Exception as error:          # an unsafe pickle is refused here, never executed
+            raise ValueError(f"checkpoint: {opt} is not a safe optimiser state ({type(error).__name__}: {error})") from error
+    return state

@@ -1,0 +1,90 @@
+"""Run configuration: a TOML file with ``[model]`` and ``[train]`` tables, plus overrides.
+
+Overrides are ``section.key=value`` strings (``train.steps=200``, ``model.hidden=256``); the
+value is parsed as TOML (numbers, booleans, arrays, quoted strings) or taken as a bare string.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from ..models import ModelConfig
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 30000
+    batch_size: int = 16
+    learning_rate: float = 1e-3
+    lr_decay_rate: float = 0.98
+    lr_decay_steps: int = 10000
+    crop_seconds: float = 4.0
+    n_ffts: list = field(default_factory=lambda: [2048, 1024, 512, 256, 128, 64])
+    grad_clip: float = 3.0
+    checkpoint_every: int = 500
+    log_every: int = 25
+    audio_every: int = 1000
+    seed: int = 0
+    threads: int = 2
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"train config: unknown keys {unknown}; expected some of {sorted(known)}")
+        return cls(**values)
+
+
+@dataclass
+class RunConfig:
+    model: ModelConfig
+    train: TrainConfig
+
+    def to_dict(self) -> dict:
+        return {"model": asdict(self.model), "train": asdict(self.train)}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "RunConfig":
+        unknown = sorted(set(values) - {"model", "train"})
+        if unknown:
+            raise ValueError(f"config: unknown sections {unknown}; expected [model] and [train]")
+        return cls(ModelConfig.from_dict(values.get("model", {})), TrainConfig.from_dict(values.get("train", {})))
+
+
+def _parse_value(text: str):
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> RunConfig:
+    """Read a TOML config (a path, or a name in ``configs/`` such as ``small``) and apply overrides."""
+    values: dict = {"model": {}, "train": {}}
+    if path is not None:
+        candidate = Path(path)
+        if not candidate.exists() and (CONFIG_DIR / f"{path}.toml").exists():
+            candidate = CONFIG_DIR / f"{path}.toml"
+        if not candidate.exists():
+            names = sorted(p.stem for p in CONFIG_DIR.glob("*.toml"))
+            raise ValueError(f"config: expected a TOML file or one of {names}, received {str(path)!r}")
+        loaded = tomllib.loads(candidate.read_text())
+        for section, table in loaded.items():
+            values.setdefault(section, {}).update(table)
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        section, dot, name = key.strip().partition(".")
+        if not sep or not dot or section not in ("model", "train"):
+            raise ValueError(f"--set: expected section.key=value with section model or train, received {item!r}")
+        values[section][name] = _parse_value(text.strip())
+    return RunConfig.from_dict(values)

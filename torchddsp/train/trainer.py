@@ -1,0 +1,154 @@
+"""Training loop for the DDSP autoencoder: ``torchddsp train DATA_DIR RUN_DIR``.
+
+Deterministic by construction, so a killed run resumes exactly where it stopped: the batch of
+step ``s`` on rank ``r`` (example indices, crop offsets, synthesiser noise) is drawn from a
+generator seeded with ``(seed, s, r)``, the learning rate is a function of ``s``, and the model
+and optimiser states come back from the last atomic checkpoint.
+
+Distributed data-parallel training: launch with ``torchrun --nproc_per_node N -m torchddsp
+train ...``; each rank draws its own batches, gradients are averaged by PyTorch DDP (gloo
+backend on CPU, NCCL on GPUs), rank 0 writes logs and checkpoints.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from ..data import PreparedDataset
+from ..losses import MultiResolutionSTFTLoss
+from ..models import DDSPAutoencoder
+from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from .config import RunConfig
+
+
+def _distributed() -> tuple[int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        dist.init_process_group(backend)
+    return (dist.get_rank(), dist.get_world_size()) if world > 1 else (0, 1)
+
+
+def sample_batch(dataset: PreparedDataset, seed: int, step: int, rank: int, batch_size: int, crop_frames: int):
+    """The batch of ``step`` on ``rank``: a pure function of its arguments (resumable, reproducible)."""
+    rng = np.random.default_rng([seed, step, rank])
+    indices = rng.integers(len(dataset), size=batch_size)
+    offsets = [int(rng.integers(max(dataset.examples[i][2] - crop_frames, 0) + 1)) for i in indices]
+    return dataset.batch(indices.tolist(), crop_frames, offsets)
+
+
+def learning_rate(config, step: int) -> float:
+    return config.learning_rate * config.lr_decay_rate ** (step / config.lr_decay_steps)
+
+
+def build_model(config: RunConfig, dataset: PreparedDataset) -> DDSPAutoencoder:
+    """The model for ``dataset``: its sample rate and hop size override the config's."""
+    config.model.sample_rate, config.model.hop_size = dataset.sample_rate, dataset.hop_size
+    model = DDSPAutoencoder(config.model)
+    if "loudness_mean" in dataset.stats:
+        model.set_statistics(dataset.stats["loudness_mean"], dataset.stats["loudness_std"])
+    return model
+
+
+def _truncate_log(path: Path, step: int) -> None:
+    """Drop loss-log rows written after the checkpoint we resume from."""
+    if not path.exists():
+        return
+    rows = list(csv.reader(path.open()))
+    kept = [rows[0]] + [r for r in rows[1:] if int(r[0]) < step] if rows else []
+    with path.open("w", newline="") as f:
+        csv.writer(f).writerows(kept)
+
+
+def train(data_dir: str | Path, run_dir: str | Path, config: RunConfig, resume: bool = False,
+          progress: bool = True, log: Callable[[str], None] = print) -> dict:
+    """Train and return ``{"step", "loss", "seconds"}``; see the module docstring."""
+    rank, world = _distributed()
+    torch.set_num_threads(config.train.threads)
+    run_dir = Path(run_dir)
+    dataset = PreparedDataset(data_dir)
+    model = build_model(config, dataset)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.train.learning_rate)
+    start = 0
+    checkpoint = latest_checkpoint(run_dir)
+    if checkpoint is not None and not resume:
+        raise ValueError(f"run_dir: {str(run_dir)!r} already holds a checkpoint; pass --resume to continue it "
+                         "or choose a new RUN_DIR")
+    if checkpoint is not None:
+        state = load_checkpoint(checkpoint, model, optimizer)
+        start = state["step"]
+        if rank == 0:
+            log(f"train: resuming from {checkpoint} (step {start})")
+    if rank == 0:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=1))
+        _truncate_log(run_dir / "losses.csv", start)
+    net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    loss_fn = MultiResolutionSTFTLoss(n_ffts=tuple(config.train.n_ffts))
+    crop_frames = max(1, round(config.train.crop_seconds * dataset.sample_rate / dataset.hop_size))
+    writer = None
+    if rank == 0:
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+            writer = SummaryWriter(str(run_dir / "logs"))
+        except ImportError:                      # tensorboard is optional: the CSV log always exists
+            log("train: tensorboard is not installed; logging to losses.csv only")
+    bar = None
+    if progress and rank == 0:
+        from tqdm import tqdm
+        bar = tqdm(total=config.train.steps, initial=start, desc="train", unit="step")
+    losses_file = (run_dir / "losses.csv").open("a", newline="") if rank == 0 else None
+    if losses_file is not None and losses_file.tell() == 0:
+        csv.writer(losses_file).writerow(["step", "loss", "learning_rate"])
+    began, loss_value = time.time(), float("nan")
+    seed = config.train.seed
+    for step in range(start, config.train.steps):
+        batch = sample_batch(dataset, seed, step, rank, config.train.batch_size, crop_frames)
+        lr = learning_rate(config.train, step)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        noise_seed = (seed * 1_000_003 + step * world + rank) % (2 ** 63)
+        audio = net(batch["f0_hz"], batch["loudness_db"], noise_seed=noise_seed)
+        loss = loss_fn(audio, batch["audio"])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.train.grad_clip)
+        optimizer.step()
+        loss_value = float(loss.detach())
+        if not np.isfinite(loss_value):
+            raise RuntimeError(f"train: the loss became {loss_value} at step {step}; the last checkpoint is intact")
+        if rank == 0:
+            csv.writer(losses_file).writerow([step, f"{loss_value:.6f}", f"{lr:.6g}"])
+            if writer is not None and step % config.train.log_every == 0:
+                writer.add_scalar("loss/multi_resolution_stft", loss_value, step)
+                writer.add_scalar("learning_rate", lr, step)
+            if writer is not None and (step + 1) % config.train.audio_every == 0:
+                writer.add_audio("audio/resynthesis", audio[0].detach().clamp(-1, 1), step, dataset.sample_rate)
+                writer.add_audio("audio/target", batch["audio"][0], step, dataset.sample_rate)
+            if bar is not None:
+                bar.set_postfix(loss=f"{loss_value:.3f}")
+                bar.update(1)
+        done = step + 1
+        if done % config.train.checkpoint_every == 0 or done == config.train.steps:
+            if rank == 0:
+                losses_file.flush()
+                save_checkpoint(run_dir, done, model, optimizer,
+                                {"config": config.to_dict(), "stats": dataset.stats, "world_size": world})
+            if world > 1:
+                dist.barrier()
+    if bar is not None:
+        bar.close()
+    if losses_file is not None:
+        losses_file.close()
+    if writer is not None:
+        writer.close()
+    return {"step": config.train.steps, "loss": loss_value, "seconds": time.time() - began}
