@@ -44,7 +44,7 @@ import torch
 
 from ..._checks import check_positive, check_tensor
 from .allpass import _as_tensor, _check_frequency, _log_frequency
-from .state_space import framewise_state_space
+from .state_space import _framewise_state_space
 
 
 def svf_controls_from_unconstrained(cutoff_raw: torch.Tensor, damping_raw: torch.Tensor, sample_rate: float, *,
@@ -208,4 +208,4 @@ def state_variable_filter(x: torch.Tensor, cutoff, damping, sample_rate: float, 
     if time == 0:
         y = u + 0 * (b.sum() + a.sum())
         return y if x0 is None else (y, x0)
-    return framewise_state_space(A, B, C, D, u, x0, tf=(b, a))
+    return _framewise_state_space(A, B, C, D, u, x0, tf=(b, a))
