@@ -27,7 +27,7 @@ class PreparedDataset:
             raise ValueError(f"data_dir: expected a prepared folder with manifest.json (run `torchddsp prepare`), "
                              f"received {str(self.root)!r}")
         manifest = json.loads(manifest_path.read_text())
-        settings = manifest["settings"]
+        settings = self.settings = manifest["settings"]
         self.sample_rate, self.hop_size = settings["sample_rate"], settings["hop_size"]
         self.example_frames = settings["example_frames"]
         stats_path = self.root / "stats.json"

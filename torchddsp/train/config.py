@@ -35,6 +35,7 @@ class TrainConfig:
     audio_every: int = 1000
     seed: int = 0
     threads: int = 2
+    time_limit_seconds: float = 0.0     # > 0: stop (and checkpoint) once training has run this long
 
     @classmethod
     def from_dict(cls, values: dict) -> "TrainConfig":

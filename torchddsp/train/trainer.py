@@ -109,7 +109,7 @@ def train(data_dir: str | Path, run_dir: str | Path, config: RunConfig, resume: 
     losses_file = (run_dir / "losses.csv").open("a", newline="") if rank == 0 else None
     if losses_file is not None and losses_file.tell() == 0:
         csv.writer(losses_file).writerow(["step", "loss", "learning_rate"])
-    began, loss_value = time.time(), float("nan")
+    began, loss_value, done = time.time(), float("nan"), start
     seed = config.train.seed
     for step in range(start, config.train.steps):
         batch = sample_batch(dataset, seed, step, rank, config.train.batch_size, crop_frames)
@@ -138,17 +138,28 @@ def train(data_dir: str | Path, run_dir: str | Path, config: RunConfig, resume: 
                 bar.set_postfix(loss=f"{loss_value:.3f}")
                 bar.update(1)
         done = step + 1
-        if done % config.train.checkpoint_every == 0 or done == config.train.steps:
+        out_of_time = 0 < config.train.time_limit_seconds <= time.time() - began
+        if world > 1:                            # every rank stops at the same step
+            flag = torch.tensor(float(out_of_time))
+            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+            out_of_time = bool(flag > 0)
+        if done % config.train.checkpoint_every == 0 or done == config.train.steps or out_of_time:
             if rank == 0:
                 losses_file.flush()
                 save_checkpoint(run_dir, done, model, optimizer,
-                                {"config": config.to_dict(), "stats": dataset.stats, "world_size": world})
+                                {"config": config.to_dict(), "stats": dataset.stats, "world_size": world,
+                                 "f0_method": dataset.settings["f0_method"]})
             if world > 1:
                 dist.barrier()
+        if out_of_time:
+            if rank == 0:
+                log(f"train: time limit of {config.train.time_limit_seconds:.0f} s reached at step {done}")
+            break
     if bar is not None:
         bar.close()
     if losses_file is not None:
         losses_file.close()
     if writer is not None:
         writer.close()
-    return {"step": config.train.steps, "loss": loss_value, "seconds": time.time() - began}
+    return {"step": done, "loss": loss_value,
+            "seconds": time.time() - began}
