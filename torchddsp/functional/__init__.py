@@ -11,7 +11,8 @@ from .fir import (complex_cepstrum_ir, frequency_filter, sinc_highpass, sinc_low
                   window_design_ir)
 from .framing import cola_constant, frame, overlap_add
 from .harmonic import harmonic_bank, harmonic_oscillator
-from .iir import allpole, lfilter
+from .iir import allpole, freqz, lfilter, sosfilt, sosfreqz
+from .lpc import levinson_durbin, lpc, lpc_synthesis
 from .noise import white_noise
 from .phase import accumulate_phase
 from .reverb import convolution_reverb, exponential_decay_ir
@@ -23,7 +24,8 @@ from .upsample import upsample
 __all__ = [
     "accumulate_phase", "allpole", "amplitude_to_db", "cola_constant", "complex_cepstrum_ir", "convolution_reverb",
     "damped_sinusoid_bank", "db_to_amplitude", "exp_sigmoid", "exponential_decay_ir", "fft_convolve", "frame",
-    "frequency_filter", "harmonic_bank", "harmonic_oscillator", "hz_to_midi", "lfilter", "midi_to_hz",
-    "normalize_distribution", "oscillator_bank", "overlap_add", "sawtooth_square", "sinc_highpass", "sinc_lowpass",
+    "frequency_filter", "freqz", "harmonic_bank", "harmonic_oscillator", "hz_to_midi", "levinson_durbin", "lfilter", "lpc",
+    "lpc_synthesis", "midi_to_hz",
+    "normalize_distribution", "oscillator_bank", "overlap_add", "sawtooth_square", "sinc_highpass", "sinc_lowpass", "sosfilt", "sosfreqz",
     "time_varying_fir", "unit_to_hz", "upsample", "white_noise", "window_design_ir",
 ]
