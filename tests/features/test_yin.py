@@ -9,9 +9,9 @@ Tolerance on real recordings, on frames both trackers call voiced: median |error
 audio (window length, interpolation, time resolution on vibrato and glides: Harvest and
 librosa's pYIN differ by a median 5-7 cents on the violin recording), so 10 cents is a bound on
 systematic error (a tenth of a semitone, half CREPE's bin width); the gross-error budget covers
-note onsets and transitions, where analysis windows straddle two notes. Measured (16 kHz /
-44.1 kHz): violin median 1.8 / 1.7 cents, 2.9 / 1.5 % gross; arctic_a0007 median 5.8 / 5.6 cents,
-1.5 / 1.5 % gross.
+note onsets and transitions, where analysis windows straddle two notes. Measured on the first
+4 s (16 kHz / 44.1 kHz): violin median 1.6 / 1.5 cents, 1.6 / 0.0 % gross; arctic_a0007 median
+5.8 / 6.2 cents, 1.5 / 2.2 % gross (YIN calls about half of Harvest's voiced speech frames voiced).
 """
 
 from __future__ import annotations
