@@ -1,17 +1,33 @@
-"""Compiled CPU kernels for the all-pole recursion and its analytic backward (numba, cached on disk).
+"""Compiled CPU kernels for the IIR core (numba; GIL-free; compiled once, cached on disk).
 
-Conventions (shared with ``allpole.py``): ``x, y`` are ``(B, T)``; coefficients are ``(B, p)``
-(time-invariant) or ``(B, T, p)`` (one set per sample); ``y0[b, j] = y[b, -1 - j]`` holds the
-``p`` outputs before the first sample, most recent first. The recursion is
+Every kernel works on rows of a batch. Arrays are C-contiguous; a coefficient or signal array
+whose first axis has size 1 is shared by every row (broadcasting without a copy). The filter
+state before the first sample is zero: initial conditions enter as an additive ``head``
+(``v[n] += head[n]`` for the first samples), which ``allpole.py`` derives from ``zi`` or
+``initial_outputs`` with differentiable tensor ops. The kernels evaluate
 
-    y[n] = x[n] - sum_{i=0}^{p-1} a[n, i] * y[n - 1 - i].
+    LTI:  y[n] = sum_j b[j] x[n - j] + head[n] - sum_{i=0}^{p-1} a[i]    y[n - 1 - i]
+    LTV:  y[n] =           v[n]      + head[n] - sum_{i=0}^{p-1} a[f, i] y[n - 1 - i],
+          f = n // hop (one coefficient set per sample when hop == 1, per frame otherwise)
 
-The time loop is sequential, as it must be. Kernels release the GIL; ``allpole.py`` runs
-slices of the batch on a small thread pool (not numba's OpenMP layer, whose spinning threads
-would compete with PyTorch's own). Each
-kernel first copies the ``p`` previous values it needs into a small padded work buffer so the
-hot loops have no branches, and ``fastmath`` lets the compiler split the sum over taps into
-independent partial sums (the dependency chain is then one multiply-add per sample, not ``p``).
+and the analytic backward of Yu & Fazekas (2023): with ``u = dL/dv`` (the same recursion run
+backwards in time) the coefficient gradients are products of ``u`` with the delayed output.
+
+How the recursion is kept fast (a sequential loop is latency-bound, not arithmetic-bound):
+
+- the four most recent outputs stay in registers (``y1 .. y4``) and the newest one enters
+  last, so the critical path from ``y[n - 1]`` to ``y[n]`` is a single fused multiply-add;
+  the older taps are a vectorised dot product over values stored at least four steps earlier
+  (no store-to-load forwarding stall on the critical path). Orders up to 4 (biquads,
+  first-order sections) need no memory taps at all;
+- the recursion kernels allow only FMA contraction (``fastmath={"contract"}``): reassociating
+  the final subtraction would lengthen the critical path. The dot-product helpers allow
+  reassociation so LLVM can vectorise them; they are separate functions, so their flags stay
+  on their own instructions after LLVM inlines them;
+- helper loops index with unsigned integers, which removes numba's negative-index wrap-around
+  code and lets LLVM vectorise them;
+- the LTI FIR part and the LTI gradient correlations run over cache-sized chunks of time,
+  interleaved with the recursion, so long signals are read from memory once or twice.
 """
 
 from __future__ import annotations
@@ -19,101 +35,349 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-_OPTIONS = dict(cache=True, nogil=True, fastmath=True)
+_KERNEL = dict(cache=True, nogil=True, fastmath={"contract"})
+_HELPER = dict(cache=True, nogil=True, fastmath={"reassoc", "contract", "nsz"})
+_CHUNK = 2048     # samples per chunk of the LTI kernels (a few arrays of it fit in L1/L2)
 
 
-@njit(**_OPTIONS)
-def forward_lti(x, a, y0, y):
-    batch, time = x.shape
+# ----------------------------------------------------------------------------------- helpers
+
+@njit(**_HELPER)
+def _dot(c, co, v, vo, n):
+    """``sum_k c[co + k] * v[vo + k]`` for ``k < n`` (all indices >= 0)."""
+    s = c.dtype.type(0)
+    for k in range(n):
+        s += c[np.uint64(co + k)] * v[np.uint64(vo + k)]
+    return s
+
+
+@njit(**_HELPER)
+def _dot_rev(c, co, v, vo, n):
+    """``sum_k c[co + k] * v[vo - k]`` for ``k < n`` (all indices >= 0)."""
+    s = c.dtype.type(0)
+    for k in range(n):
+        s += c[np.uint64(co + k)] * v[np.uint64(vo - k)]
+    return s
+
+
+@njit(**_HELPER)
+def _dot_stride(c, co, stride, v, vo, n):
+    """``sum_k c[co + k * stride] * v[vo + k]`` with four partial sums (a strided gather)."""
+    z = c.dtype.type(0)
+    s0 = z
+    s1 = z
+    s2 = z
+    s3 = z
+    k = 0
+    while k + 4 <= n:
+        s0 += c[np.uint64(co + k * stride)] * v[np.uint64(vo + k)]
+        s1 += c[np.uint64(co + (k + 1) * stride)] * v[np.uint64(vo + k + 1)]
+        s2 += c[np.uint64(co + (k + 2) * stride)] * v[np.uint64(vo + k + 2)]
+        s3 += c[np.uint64(co + (k + 3) * stride)] * v[np.uint64(vo + k + 3)]
+        k += 4
+    while k < n:
+        s0 += c[np.uint64(co + k * stride)] * v[np.uint64(vo + k)]
+        k += 1
+    return (s0 + s1) + (s2 + s3)
+
+
+@njit(**_HELPER)
+def _axpy(alpha, v, vo, out, oo, n):
+    """``out[oo + k] += alpha * v[vo + k]`` for ``k < n``."""
+    for k in range(n):
+        out[np.uint64(oo + k)] += alpha * v[np.uint64(vo + k)]
+
+
+@njit(**_HELPER)
+def _scale(alpha, v, vo, out, oo, n):
+    """``out[oo + k] = alpha * v[vo + k]`` for ``k < n``."""
+    for k in range(n):
+        out[np.uint64(oo + k)] = alpha * v[np.uint64(vo + k)]
+
+
+@njit(**_HELPER)
+def _axpy_rev(alpha, v, vo, out, oo, n):
+    """``out[oo + k] += alpha * v[vo - k]`` for ``k < n``."""
+    for k in range(n):
+        out[np.uint64(oo + k)] += alpha * v[np.uint64(vo - k)]
+
+
+@njit(**_HELPER)
+def _scale_rev(alpha, v, vo, out, oo, n):
+    """``out[oo + k] = alpha * v[vo - k]`` for ``k < n``."""
+    for k in range(n):
+        out[np.uint64(oo + k)] = alpha * v[np.uint64(vo - k)]
+
+
+@njit(cache=True, nogil=True)
+def _pick(arr, row):
+    """Row ``row`` of ``arr``, or row 0 when ``arr`` is shared by the whole batch."""
+    return arr[row if arr.shape[0] > 1 else 0]
+
+
+# ----------------------------------------------------------------------- time-invariant (LTI)
+
+@njit(**_KERNEL)
+def lti_forward(x, b, a, head, y):
+    """``y[n] = sum_j b[j] x[n-j] + head[n] - sum_i a[i] y[n-1-i]``, zero state before ``n = 0``.
+
+    ``x`` ``(B|1, T)``, ``b`` ``(B|1, M+1)``, ``a`` ``(B|1, p)`` (``a_1 .. a_p``),
+    ``head`` ``(B|1, H)``, ``y`` ``(B, T)`` written.
+    """
+    batch, time = y.shape
+    taps = b.shape[1]
     order = a.shape[1]
-    for b in range(batch):
-        buf = np.empty(order + time, dtype=x.dtype)        # buf[order + n] = y[n]
-        for j in range(order):
-            buf[order - 1 - j] = y0[b, j]
-        coef = a[b].copy()
-        for n in range(time):
-            acc = x[b, n]
-            for i in range(order):
-                acc -= coef[i] * buf[order + n - 1 - i]
-            buf[order + n] = acc
-        y[b, :] = buf[order:]
+    rest = max(order - 4, 0)
+    heads = head.shape[1]
+    dt = y.dtype.type
+    coefr = np.zeros(max(rest, 1), dtype=y.dtype)        # a_5 .. a_p, reversed
+    for row in range(batch):
+        xr = _pick(x, row)
+        br = _pick(b, row)
+        ar = _pick(a, row)
+        hr = _pick(head, row)
+        yr = y[row]
+        c0 = ar[0] if order > 0 else dt(0)
+        c1 = ar[1] if order > 1 else dt(0)
+        c2 = ar[2] if order > 2 else dt(0)
+        c3 = ar[3] if order > 3 else dt(0)
+        for k in range(rest):
+            coefr[k] = ar[order - 1 - k]
+        y1 = dt(0)
+        y2 = dt(0)
+        y3 = dt(0)
+        y4 = dt(0)
+        for lo in range(0, time, _CHUNK):
+            hi = min(lo + _CHUNK, time)
+            # FIR part and head into y (vectorised over time), then the recursion in place.
+            _scale(br[0], xr, lo, yr, lo, hi - lo)
+            for j in range(1, taps):
+                start = max(lo, j)
+                if start < hi:
+                    _axpy(br[j], xr, start - j, yr, start, hi - start)
+            for n in range(lo, min(hi, heads)):
+                yr[n] += hr[n]
+            for n in range(lo, hi):
+                acc = yr[n]
+                if rest > 0:
+                    if n >= order:
+                        acc -= _dot(coefr, 0, yr, n - order, rest)
+                    else:
+                        for i in range(4, n):
+                            acc -= ar[i] * yr[n - 1 - i]
+                acc = acc - c3 * y4 - c2 * y3 - c1 * y2
+                yn = acc - c0 * y1
+                y4 = y3
+                y3 = y2
+                y2 = y1
+                y1 = yn
+                yr[n] = yn
 
 
-@njit(**_OPTIONS)
-def forward_ltv(x, a, y0, y):
-    batch, time = x.shape
-    order = a.shape[2]
-    for b in range(batch):
-        buf = np.empty(order + time, dtype=x.dtype)
-        for j in range(order):
-            buf[order - 1 - j] = y0[b, j]
-        for n in range(time):
-            acc = x[b, n]
-            for i in range(order):
-                acc -= a[b, n, i] * buf[order + n - 1 - i]
-            buf[order + n] = acc
-        y[b, :] = buf[order:]
+@njit(**_KERNEL)
+def lti_backward(g, x, y, b, a, gx, gb, ga, ghead):
+    """Gradients of ``lti_forward`` for the output gradient ``g`` ``(B, T)``.
 
-
-@njit(**_OPTIONS)
-def backward_lti(g, a, y, y0, gx, ga, gy0):
-    """gx[n] = g[n] - sum_i a[i] gx[n+1+i];  ga[b, i] = -sum_n gx[n] y[n-1-i];  gy0 likewise."""
+    ``u[n] = g[n] - sum_i a[i] u[n+1+i]`` (time-reversed recursion), then
+    ``gx[n] = sum_j b[j] u[n+j]``, ``gb[j] = sum_n u[n] x[n-j]``,
+    ``ga[i] = -sum_n u[n] y[n-1-i]``, ``ghead[k] = u[k]``. All gradients are per row ``(B, .)``.
+    """
     batch, time = g.shape
+    taps = b.shape[1]
     order = a.shape[1]
-    for b in range(batch):
-        coef = a[b].copy()
-        u = np.zeros(time + order, dtype=g.dtype)           # u[n] = gx[n], zero past the end
-        for n in range(time - 1, -1, -1):
-            acc = g[b, n]
-            for i in range(order):
-                acc -= coef[i] * u[n + 1 + i]
-            u[n] = acc
-        yb = np.empty(order + time, dtype=g.dtype)          # yb[order + n] = y[n]
-        for j in range(order):
-            yb[order - 1 - j] = y0[b, j]
-        yb[order:] = y[b]
+    rest = max(order - 4, 0)
+    heads = ghead.shape[1]
+    dt = g.dtype.type
+    u = np.zeros(time, dtype=g.dtype)
+    for row in range(batch):
+        gr = g[row]
+        xr = _pick(x, row)
+        yr = y[row]
+        br = _pick(b, row)
+        ar = _pick(a, row)
+        gxr = gx[row]
+        gbr = gb[row]
+        gar = ga[row]
+        c0 = ar[0] if order > 0 else dt(0)
+        c1 = ar[1] if order > 1 else dt(0)
+        c2 = ar[2] if order > 2 else dt(0)
+        c3 = ar[3] if order > 3 else dt(0)
+        for j in range(taps):
+            gbr[j] = 0
         for i in range(order):
-            acc = 0.0
-            for n in range(time):
-                acc += u[n] * yb[order + n - 1 - i]
-            ga[b, i] = -acc
-        for j in range(order):
-            acc = 0.0
-            for i in range(j, order):
-                acc += coef[i] * u[i - j]
-            gy0[b, j] = -acc
-        gx[b, :] = u[:time]
+            gar[i] = 0
+        u1 = dt(0)
+        u2 = dt(0)
+        u3 = dt(0)
+        u4 = dt(0)
+        hi = time
+        while hi > 0:
+            lo = max(hi - _CHUNK, 0)
+            for n in range(hi - 1, lo - 1, -1):
+                acc = gr[n]
+                if rest > 0:
+                    if n + order < time:
+                        acc -= _dot(ar, 4, u, n + 5, rest)
+                    else:
+                        for i in range(4, time - 1 - n):
+                            acc -= ar[i] * u[n + 1 + i]
+                acc = acc - c3 * u4 - c2 * u3 - c1 * u2
+                un = acc - c0 * u1
+                u4 = u3
+                u3 = u2
+                u2 = u1
+                u1 = un
+                u[n] = un
+            # gx[n] = sum_j b[j] u[n + j] for n in [lo, hi): u is final up to the end.
+            _scale(br[0], u, lo, gxr, lo, hi - lo)
+            for j in range(1, taps):
+                count = min(hi, time - j) - lo
+                if count > 0:
+                    _axpy(br[j], u, lo + j, gxr, lo, count)
+            # gb[j] += sum_{n in [lo, hi), n >= j} u[n] x[n - j]; ga[i] likewise with y[n - 1 - i].
+            for j in range(taps):
+                start = max(lo, j)
+                if start < hi:
+                    gbr[j] += _dot(u, start, xr, start - j, hi - start)
+            for i in range(order):
+                start = max(lo, i + 1)
+                if start < hi:
+                    gar[i] -= _dot(u, start, yr, start - 1 - i, hi - start)
+            hi = lo
+        for k in range(heads):
+            ghead[row, k] = u[k] if k < time else dt(0)
 
 
-@njit(**_OPTIONS)
-def backward_ltv(g, a, y, y0, gx, ga, gy0):
-    """gx[n] = g[n] - sum_i a[n+1+i, i] gx[n+1+i];  ga[b, n, i] = -gx[n] y[n-1-i];  gy0 likewise."""
-    batch, time = g.shape
-    order = a.shape[2]
-    for b in range(batch):
-        u = np.zeros(time + order, dtype=g.dtype)
-        for n in range(time - 1, time - 1 - min(order, time), -1):   # the last taps reach past the end
-            acc = g[b, n]
-            for i in range(order):
-                m = n + 1 + i
-                if m < time:
-                    acc -= a[b, m, i] * u[m]
-            u[n] = acc
-        for n in range(time - 1 - min(order, time), -1, -1):
-            acc = g[b, n]
-            for i in range(order):
-                acc -= a[b, n + 1 + i, i] * u[n + 1 + i]
-            u[n] = acc
-        yb = np.empty(order + time, dtype=g.dtype)
-        for j in range(order):
-            yb[order - 1 - j] = y0[b, j]
-        yb[order:] = y[b]
+# ------------------------------------------------------------------------ time-varying (LTV)
+
+@njit(**_KERNEL)
+def ltv_forward(v, a, order, hop, head, y):
+    """``y[n] = v[n] + head[n] - sum_i a[n // hop, i] y[n-1-i]``, zero state before ``n = 0``.
+
+    ``v`` ``(B|1, T)``, ``a`` ``(B|1, F * p)`` (frames flattened, ``p = order``) with
+    ``F * hop == T``, ``head`` ``(B|1, H)``, ``y`` ``(B, T)`` written.
+    """
+    batch, time = y.shape
+    rest = max(order - 4, 0)
+    heads = head.shape[1]
+    dt = y.dtype.type
+    for row in range(batch):
+        vr = _pick(v, row)
+        ar = _pick(a, row)
+        hr = _pick(head, row)
+        yr = y[row]
+        y1 = dt(0)
+        y2 = dt(0)
+        y3 = dt(0)
+        y4 = dt(0)
+        frame = 0
+        count = 0
         for n in range(time):
-            for i in range(order):
-                ga[b, n, i] = -u[n] * yb[order + n - 1 - i]
-        for j in range(order):
-            acc = 0.0
-            for i in range(j, min(order, time + j)):
-                acc += a[b, i - j, i] * u[i - j]
-            gy0[b, j] = -acc
-        gx[b, :] = u[:time]
+            base = frame * order
+            acc = vr[n]
+            if n < heads:
+                acc += hr[n]
+            if rest > 0:
+                if n >= order:
+                    acc -= _dot_rev(ar, base + 4, yr, n - 5, rest)
+                else:
+                    for i in range(4, n):
+                        acc -= ar[base + i] * yr[n - 1 - i]
+            c0 = ar[base] if order > 0 else dt(0)
+            c1 = ar[base + 1] if order > 1 else dt(0)
+            c2 = ar[base + 2] if order > 2 else dt(0)
+            c3 = ar[base + 3] if order > 3 else dt(0)
+            acc = acc - c3 * y4 - c2 * y3 - c1 * y2
+            yn = acc - c0 * y1
+            y4 = y3
+            y3 = y2
+            y2 = y1
+            y1 = yn
+            yr[n] = yn
+            count += 1
+            if count == hop:
+                count = 0
+                frame += 1
+
+
+@njit(**_KERNEL)
+def _ltv_back_span(gr, coef, origin, order, lo, hi, time, u, u1, u2, u3, u4):
+    """``u[n] = g[n] - sum_i c[n + 1 + i, i] u[n + 1 + i]`` for ``n = hi - 1 .. lo``.
+
+    The per-sample coefficient row of sample ``m`` is ``coef[(m - origin) * order:][:order]``
+    (tap ``i`` of step ``n`` is then a stride of ``order + 1`` away from tap ``i - 1``);
+    ``u1 .. u4`` hold ``u[hi] .. u[hi + 3]`` and are returned updated.
+    """
+    dt = u.dtype.type
+    for n in range(hi - 1, lo - 1, -1):
+        ahead = time - 1 - n                           # samples after n
+        base = (n + 1 - origin) * order                # row of sample n + 1, tap 0
+        acc = gr[n]
+        c0 = coef[base] if ahead > 0 and order > 0 else dt(0)
+        c1 = coef[base + order + 1] if ahead > 1 and order > 1 else dt(0)
+        c2 = coef[base + 2 * (order + 1)] if ahead > 2 and order > 2 else dt(0)
+        c3 = coef[base + 3 * (order + 1)] if ahead > 3 and order > 3 else dt(0)
+        top = min(order, ahead)
+        if top > 4:
+            acc -= _dot_stride(coef, base + 4 * (order + 1), order + 1, u, n + 5, top - 4)
+        acc = acc - c3 * u4 - c2 * u3 - c1 * u2
+        un = acc - c0 * u1
+        u4 = u3
+        u3 = u2
+        u2 = u1
+        u1 = un
+        u[n] = un
+    return u1, u2, u3, u4
+
+
+@njit(**_KERNEL)
+def ltv_backward(g, y, a, order, hop, gv, ga, ghead):
+    """Gradients of ``ltv_forward`` for the output gradient ``g`` ``(B, T)``.
+
+    ``u[n] = g[n] - sum_i a[(n+1+i) // hop, i] u[n+1+i]`` written to ``gv``;
+    ``ga[f, i] = -sum_{n in frame f} u[n] y[n-1-i]`` (``(B, F * p)``, flat like ``a``);
+    ``ghead[k] = u[k]``. Frame-rate coefficients are expanded to one row per sample over
+    cache-sized tiles (contiguous row copies), so every ``hop`` runs the per-sample loop.
+    A ``ga`` of width 0 skips the coefficient gradient (and its memory traffic).
+    """
+    batch, time = g.shape
+    heads = ghead.shape[1]
+    dt = g.dtype.type
+    tile_len = _CHUNK
+    tile = np.empty((tile_len + order) * order if hop > 1 else 1, dtype=g.dtype)
+    want_ga = ga.shape[1] > 0
+    for row in range(batch):
+        gr = g[row]
+        yr = y[row]
+        ar = _pick(a, row)
+        u = gv[row]
+        gar = ga[row if want_ga else 0]
+        u1 = dt(0)
+        u2 = dt(0)
+        u3 = dt(0)
+        u4 = dt(0)
+        if hop == 1:
+            u1, u2, u3, u4 = _ltv_back_span(gr, ar, 0, order, 0, time, time, u, u1, u2, u3, u4)
+            for n in range(time if want_ga else 0):
+                taps = min(order, n)                   # taps reaching y[0 ..]; earlier outputs are zero
+                if taps > 0:
+                    _scale_rev(-u[n], yr, n - 1, gar, n * order, taps)
+                for i in range(taps, order):
+                    gar[n * order + i] = 0
+        else:
+            for k in range(gar.shape[0]):
+                gar[k] = 0
+            hi = time
+            while hi > 0:
+                lo = max(hi - tile_len, 0)
+                # rows of samples lo + 1 .. min(hi + order, time) - 1, one copy of the frame's row each
+                for m in range(lo + 1, min(hi + order, time)):
+                    _scale(dt(1), ar, (m // hop) * order, tile, (m - lo - 1) * order, order)
+                u1, u2, u3, u4 = _ltv_back_span(gr, tile, lo + 1, order, lo, hi, time, u, u1, u2, u3, u4)
+                for n in range(lo, hi if want_ga else lo):
+                    taps = min(order, n)
+                    if taps > 0:
+                        _axpy_rev(-u[n], yr, n - 1, gar, (n // hop) * order, taps)
+                hi = lo
+        for k in range(heads):
+            ghead[row, k] = u[k] if k < time else dt(0)

@@ -2,15 +2,18 @@
 
 .. math:: a_0[n]\\, y[n] = \\sum_{j=0}^{M} b_j[n]\\, x[n-j] - \\sum_{i=1}^{N} a_i[n]\\, y[n-i]
 
-evaluated as an FIR part (a handful of shifted multiply-adds) followed by the all-pole
-recursion of ``allpole.py`` (compiled kernel, analytic backward: Yu & Fazekas 2023).
-
 Coefficients are either fixed (``b`` ``(..., M+1)``, ``a`` ``(..., N+1)``; leading dimensions
 broadcast with ``x``'s) or time-varying, one set per sample (``(..., time, M+1)``) or per frame
 (``(..., frames, M+1)`` with ``time`` a multiple of ``frames``; each set is held for
 ``time / frames`` samples). A coefficient tensor is time-varying when it has one more
 dimension than ``x``. Time-varying filters use the direct form I convention with the
 coefficients of the output sample, as in LPC synthesis.
+
+Evaluation: fixed coefficients run in one compiled pass (FIR part and recursion fused, see
+``_numba_kernels.lti_forward``); time-varying ones compute the FIR part with a few shifted
+multiply-adds and then the all-pole recursion of ``allpole.py``, whose frame-rate coefficients
+are never expanded to one set per sample. Both have the analytic backward of Yu & Fazekas
+(2023). The ``"scan"`` backend is the pure-PyTorch fallback (any device).
 
 Initial conditions:
 
@@ -26,52 +29,77 @@ exactly the one-call result. No output is clamped.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
-from ..._checks import check_tensor
-from .allpole import allpole
-
-
-def _as_per_sample(name: str, coeffs: torch.Tensor, time: int) -> torch.Tensor:
-    steps = coeffs.shape[-2]
-    if steps == time:
-        return coeffs
-    if steps == 0 or time % steps != 0:
-        raise ValueError(f"{name}: time-varying coefficients need {time} time steps or a number of frames "
-                         f"dividing {time}, received shape {tuple(coeffs.shape)}")
-    return coeffs.repeat_interleave(time // steps, dim=-2)
-
-
-def _delayed(signal: torch.Tensor, past: torch.Tensor | None, taps: int) -> torch.Tensor:
-    """``(..., time, taps)`` with ``[..., n, j] = signal[n - j]``; before the start from ``past`` (most recent first) or 0."""
-    time = signal.shape[-1]
-    if past is None:
-        past = signal.new_zeros(*signal.shape[:-1], taps - 1)
-    extended = torch.cat([past.flip(-1), signal], dim=-1)        # oldest first
-    return torch.stack([extended[..., taps - 1 - j:taps - 1 - j + time] for j in range(taps)], dim=-1)
+from ..._checks import check_choice
+from .allpole import BACKENDS, ltv_head, check_real, flatten_batch, frames_hop, lti_core, ltv_core, use_numba
 
 
 def _hankel(coeffs: torch.Tensor, size: int) -> torch.Tensor:
     """``(..., size, size)`` with ``[i, k] = coeffs[i + k + 1]``, zero past the end of ``coeffs``."""
-    padded = torch.nn.functional.pad(coeffs[..., 1:], (0, 2 * size - coeffs.shape[-1] + 1))
+    padded = F.pad(coeffs[..., 1:], (0, 2 * size - coeffs.shape[-1] + 1))
     return padded.unfold(-1, size, 1)[..., :size, :]
 
 
 def _last(signal: torch.Tensor, count: int) -> torch.Tensor:
     """The last ``count`` samples, most recent first, zero-padded when the signal is shorter."""
-    padded = torch.nn.functional.pad(signal, (max(count - signal.shape[-1], 0), 0))
-    return padded[..., padded.shape[-1] - count:].flip(-1)
+    time = signal.shape[-1]
+    if time >= count:
+        return signal[..., time - count:].flip(-1)
+    return F.pad(signal.flip(-1), (0, count - time))
+
+
+def _latest(signal: torch.Tensor, past: torch.Tensor, count: int) -> torch.Tensor:
+    """The last ``count`` values of ``past`` (most recent first) followed by ``signal``, most recent first."""
+    time = signal.shape[-1]
+    if time >= count:
+        return signal[..., time - count:].flip(-1)
+    return torch.cat([signal.flip(-1), past[..., :count - time]], dim=-1)
+
+
+def _fir_varying(x: torch.Tensor, b: torch.Tensor, past: torch.Tensor | None, hop: int) -> torch.Tensor:
+    """``v[n] = sum_j b[n // hop, j] x[n - j]``; ``x`` before the start from ``past`` (most recent first) or 0.
+
+    ``b`` is ``(..., frames, M+1)``; each term is a shifted ``x`` times its coefficient, held
+    over the frame by a reshape (no per-sample copy of ``b``).
+    """
+    time = x.shape[-1]
+    taps = b.shape[-1]
+    frames = b.shape[-2]
+    if past is None:
+        extended = F.pad(x, (taps - 1, 0))
+    else:
+        extended = torch.cat([past.flip(-1), x], dim=-1)          # oldest first
+    lead = torch.broadcast_shapes(x.shape[:-1], b.shape[:-2])
+    v = None
+    for j in range(taps):
+        shifted = extended[..., taps - 1 - j:taps - 1 - j + time]
+        term = (shifted.reshape(*shifted.shape[:-1], frames, hop) * b[..., j:j + 1]).reshape(*lead, time)
+        v = term if v is None else v + term
+    return v
 
 
 def lfilter(b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, zi: torch.Tensor | None = None, *,
             backend: str = "auto"):
     """Filter ``x`` ``(..., time)`` with numerator ``b`` and denominator ``a`` (see the module docstring).
 
+    Args:
+        b: ``(..., M+1)`` fixed or ``(..., frames, M+1)`` time-varying numerator.
+        a: ``(..., N+1)`` fixed or ``(..., frames, N+1)`` time-varying denominator; ``a[..., 0]``
+            must be nonzero (the coefficients are divided by it, as in SciPy).
+        x: input ``(..., time)``.
+        zi: optional initial state: ``(..., max(M, N))`` (transposed direct form II, SciPy's
+            ``lfilter_zi`` / ``lfiltic`` layout) for fixed coefficients, ``(..., M + N)``
+            (past inputs then past outputs, most recent first) for time-varying ones.
+        backend: ``"auto"``, ``"numba"`` or ``"scan"`` (see ``allpole``).
+
     Returns ``y`` ``(..., time)``, or ``(y, zf)`` when ``zi`` is given. Differentiable with
-    respect to ``b``, ``a``, ``x`` and ``zi``. ``backend`` is passed to ``allpole``.
+    respect to ``b``, ``a``, ``x`` and ``zi``.
     """
-    check_tensor("x", x, min_dim=1)
-    check_tensor("b", b, min_dim=1)
-    check_tensor("a", a, min_dim=1)
+    check_real("x", x)
+    check_real("b", b)
+    check_real("a", a)
+    check_choice("backend", backend, BACKENDS)
     time = x.shape[-1]
     for name, coeffs in (("b", b), ("a", a)):
         if coeffs.shape[-1] == 0:
@@ -81,21 +109,33 @@ def lfilter(b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, zi: torch.Tensor 
                              f"received shape {tuple(coeffs.shape)}")
     b_varying, a_varying = b.dim() == x.dim() + 1, a.dim() == x.dim() + 1
     varying = a_varying or b_varying
-    if b_varying:
-        b = _as_per_sample("b", b, time)
-    if a_varying:
-        a = _as_per_sample("a", a, time)
     if bool((a[..., 0].detach() == 0).any()):
         raise ValueError("a: expected a nonzero leading coefficient a[..., 0], received 0")
-    b, a = b / a[..., :1], a / a[..., :1]
-    if varying:                                   # give fixed coefficients a time axis too
+    if varying:
+        # Bring both to one frame grid: fixed coefficients become one frame, broadcast below.
+        hops = {name: frames_hop(name, coeffs.shape[-2], time)
+                for name, coeffs, flag in (("b", b, b_varying), ("a", a, a_varying)) if flag}
+        if b_varying and a_varying and b.shape[-2] != a.shape[-2]:      # different grids: per sample
+            b = b.repeat_interleave(hops["b"], dim=-2) if hops["b"] > 1 else b
+            a = a.repeat_interleave(hops["a"], dim=-2) if hops["a"] > 1 else a
         b = b if b_varying else b.unsqueeze(-2)
         a = a if a_varying else a.unsqueeze(-2)
-    n_b, n_a = b.shape[-1] - 1, a.shape[-1] - 1
+    coeff_dims = 2 if varying else 1
+    try:
+        torch.broadcast_shapes(x.shape[:-1], b.shape[:-coeff_dims], a.shape[:-coeff_dims])
+    except RuntimeError:
+        raise ValueError(f"b, a, x: leading dimensions {tuple(b.shape[:-coeff_dims])}, "
+                         f"{tuple(a.shape[:-coeff_dims])}, {tuple(x.shape[:-1])} do not broadcast") from None
+    b, a = b / a[..., :1], a[..., 1:] / a[..., :1]
+    if varying:
+        frames = max(b.shape[-2], a.shape[-2])
+        a = a.expand(*a.shape[:-2], frames, a.shape[-1])
+        hop = time // frames if frames else 1
+    n_b, n_a = b.shape[-1] - 1, a.shape[-1]
     state = n_b + n_a if varying else max(n_b, n_a)
-    shapes = [x.shape[:-1], b.shape[:-2] if varying else b.shape[:-1], a.shape[:-2] if varying else a.shape[:-1]]
+    shapes = [x.shape[:-1], b.shape[:-coeff_dims], a.shape[:-coeff_dims]]
     if zi is not None:
-        check_tensor("zi", zi, min_dim=1)
+        check_real("zi", zi)
         if zi.shape[-1] != state:
             what = "M + N: past inputs, then past outputs" if varying else "max(M, N): transposed direct form II state"
             raise ValueError(f"zi: expected {state} values on the last axis ({what}), received shape {tuple(zi.shape)}")
@@ -105,36 +145,54 @@ def lfilter(b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, zi: torch.Tensor 
     except RuntimeError:
         raise ValueError(f"b, a, x, zi: leading dimensions {[tuple(s) for s in shapes]} do not broadcast") from None
     dtype = torch.promote_types(torch.promote_types(b.dtype, a.dtype), x.dtype)
-    x = x.to(dtype).expand(*lead, time)
     if zi is not None:
-        zi = zi.to(dtype).expand(*lead, state)
-    past_x = zi[..., :n_b] if zi is not None and varying else None
-    past_y = zi[..., n_b:] if zi is not None and varying else None
+        dtype = torch.promote_types(dtype, zi.dtype)
+    batch = 1
+    for size in lead:
+        batch *= size
+    numba = use_numba(x, dtype, backend)
 
-    # FIR part, v[n] = sum_j b_j[n] x[n - j]: n_b + 1 shifted multiply-adds.
-    delayed_x = _delayed(x, past_x, n_b + 1)                                   # (..., time, n_b + 1)
-    v = (delayed_x * (b if varying else b.unsqueeze(-2))).sum(-1)
-    if zi is not None and not varying and state:                               # DF2-T state enters additively
-        head = min(state, time)
-        v = torch.cat([v[..., :head] + zi[..., :head], v[..., head:]], dim=-1)
-    if n_a == 0:
-        y = v
-    elif past_y is not None:
-        y, _ = allpole(v, a[..., 1:], past_y, backend=backend)
+    if not varying:
+        xb = flatten_batch(x, lead, batch, 1, dtype)
+        bb = flatten_batch(b, lead, batch, 1, dtype)
+        ab = flatten_batch(a, lead, batch, 1, dtype)
+        head = xb.new_zeros(1, 0) if zi is None else flatten_batch(zi, lead, batch, 1, dtype)
+        if time == 0:
+            y = (xb + 0 * (bb.sum() + ab.sum() + head.sum())).expand(batch, 0)
+        else:
+            y = lti_core(xb, bb, ab, head, numba)
+        y = y.reshape(*lead, time)
+        if zi is None:
+            return y
+        # zf[i] = sum_k (b[i+k+1] x[T-1-k] - a[i+k+1] y[T-1-k]) + zi[T + i] (the last term while T + i < K).
+        b_full = F.pad(b.to(dtype), (0, state + 1 - b.shape[-1]))
+        a_full = F.pad(F.pad(a.to(dtype), (1, 0)), (0, state - a.shape[-1]))
+        x_last = _last(x.to(dtype), state).unsqueeze(-1)
+        y_last = _last(y, state).unsqueeze(-1)
+        zf = ((_hankel(b_full, state) @ x_last) - (_hankel(a_full, state) @ y_last)).squeeze(-1)
+        if time < state:
+            zf = zf + F.pad(zi.to(dtype)[..., time:], (0, time))
+        return y, zf
+
+    past_x = zi[..., :n_b].to(dtype) if zi is not None else None
+    past_y = zi[..., n_b:].to(dtype) if zi is not None else None
+    if time == 0:
+        v = x.to(dtype) + 0 * b.sum()
     else:
-        y = allpole(v, a[..., 1:], backend=backend)
+        v = _fir_varying(x.to(dtype), b.to(dtype), past_x, hop)                  # (*lead', time)
+    vb = flatten_batch(v, lead, batch, 1, dtype)
+    ab = flatten_batch(a, lead, batch, 2, dtype)
+    if zi is not None and n_a > 0 and time > 0:
+        head = ltv_head(ab, hop, flatten_batch(past_y, lead, batch, 1, dtype), time).contiguous()
+    else:
+        head = vb.new_zeros(1, 0)
+    if time == 0:
+        y = (vb + 0 * ab.sum()).expand(batch, 0)
+    else:
+        y = ltv_core(vb, ab, hop, head, numba)
+    y = y.reshape(*lead, time)
     if zi is None:
         return y
-
-    if varying:                                    # direct form I state: the latest inputs and outputs
-        x_hist = torch.cat([x.flip(-1), past_x], dim=-1)[..., :n_b]
-        y_hist = torch.cat([y.flip(-1), past_y], dim=-1)[..., :n_a]
-        return y, torch.cat([x_hist, y_hist], dim=-1)
-    # zf[i] = sum_k (b[i+k+1] x[T-1-k] - a[i+k+1] y[T-1-k]) + zi[T + i] (the last term only while T + i < K).
-    b_full = torch.nn.functional.pad(b, (0, state + 1 - b.shape[-1]))
-    a_full = torch.nn.functional.pad(a, (0, state + 1 - a.shape[-1]))
-    zf = ((_hankel(b_full, state) @ _last(x, state).unsqueeze(-1))
-          - (_hankel(a_full, state) @ _last(y, state).unsqueeze(-1))).squeeze(-1)
-    if time < state:
-        zf = zf + torch.nn.functional.pad(zi[..., time:], (0, time))
-    return y, zf
+    x_hist = _latest(x.to(dtype).expand(*lead, time), past_x.expand(*lead, n_b), n_b)
+    y_hist = _latest(y, past_y.expand(*lead, n_a), n_a)
+    return y, torch.cat([x_hist, y_hist], dim=-1)
