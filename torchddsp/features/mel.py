@@ -2,7 +2,7 @@ r"""Mel spectrogram, log-mel spectrogram and MFCC.
 
 Mel spectrogram (power ``p``, default 2): :math:`M_{mi} = \sum_k W_{ik}\,|X_{mk}|^p`, with the STFT
 :math:`X` of :func:`torch.stft` (periodic Hann window of ``win_length`` centred in ``n_fft``) and the
-triangular filterbank :math:`W` of :func:`torchddsp.losses.mel_filterbank` (Slaney or HTK mel
+triangular filterbank :math:`W` of :func:`torchddsp.functional.mel.mel_filterbank` (Slaney or HTK mel
 scale; Slaney area normalisation or peak 1).
 
 Log-mel: ``"db"``: :math:`\frac{20}{p}\log_{10}\max(M, a_{min})` (10 log10 of power for
@@ -34,7 +34,7 @@ import math
 import torch
 
 from .._checks import check_choice, check_positive, check_positive_int
-from ..losses.mel import mel_filterbank
+from ..functional.mel import mel_filterbank
 from .yin import check_audio
 
 __all__ = ["mel_spectrogram", "log_mel_spectrogram", "mfcc", "dct_matrix"]
@@ -73,7 +73,7 @@ def mel_spectrogram(audio: torch.Tensor, sample_rate: float, n_fft: int = 2048, 
         audio: real, finite ``(..., time)``; float32/float64, any device; differentiable.
         sample_rate: in Hz (> 0). n_fft, hop_length (default ``n_fft // 4``), win_length (default
             ``n_fft``), center, pad_mode: as :func:`torch.stft`.
-        n_mels, f_min, f_max, mel_scale, norm: as :func:`torchddsp.losses.mel_filterbank`.
+        n_mels, f_min, f_max, mel_scale, norm: as :func:`torchddsp.functional.mel.mel_filterbank`.
         power: exponent of the magnitude (> 0; 2 = power, 1 = magnitude).
 
     Equals ``librosa.feature.melspectrogram(y, sr, n_fft, hop_length, win_length, center=center,

@@ -27,84 +27,19 @@ Slaney area normalisation or peak 1), built here in float64 and cached; or pass 
 
 from __future__ import annotations
 
-import functools
-import math
 
 import torch
 
-from ..._checks import check_choice, check_positive, check_positive_int, check_tensor
+from ..._checks import check_positive, check_positive_int, check_tensor
+from ..mel import mel_filterbank as _mel_filterbank
+from ..mel import mel_filterbank_pinv
 from .levinson import _check_order, levinson_durbin
-
-MEL_SCALES = ("slaney", "htk")
-
-
-def _hz_to_mel(hz: torch.Tensor, scale: str) -> torch.Tensor:
-    if scale == "htk":
-        return 2595.0 * torch.log10(1.0 + hz / 700.0)
-    # Slaney: 3 mels per 200 Hz up to 1 kHz (15 mels), then 27 mels per factor 6.4.
-    return torch.where(hz < 1000.0, 3.0 * hz / 200.0,
-                       15.0 + 27.0 * torch.log(hz.clamp(min=1000.0) / 1000.0) / math.log(6.4))
-
-
-def _mel_to_hz(mel: torch.Tensor, scale: str) -> torch.Tensor:
-    if scale == "htk":
-        return 700.0 * (torch.pow(10.0, mel / 2595.0) - 1.0)
-    return torch.where(mel < 15.0, 200.0 * mel / 3.0,
-                       1000.0 * torch.exp((mel.clamp(min=15.0) - 15.0) * math.log(6.4) / 27.0))
-
-
-@functools.lru_cache(maxsize=32)
-def _mel_filterbank(sample_rate: float, n_fft: int, n_mels: int, f_min: float, f_max: float, scale: str,
-                    norm) -> tuple[torch.Tensor, torch.Tensor]:
-    """Float64 filterbank ``(n_mels, n_fft // 2 + 1)`` and its pseudo-inverse (private; see module docstring)."""
-    f64 = torch.float64
-    bins = torch.arange(n_fft // 2 + 1, dtype=f64) * (sample_rate / n_fft)        # rfft bin frequencies
-    edges_mel = torch.linspace(float(_hz_to_mel(torch.tensor(f_min, dtype=f64), scale)),
-                               float(_hz_to_mel(torch.tensor(f_max, dtype=f64), scale)), n_mels + 2, dtype=f64)
-    edges = _mel_to_hz(edges_mel, scale)
-    lower, centre, upper = edges[:-2, None], edges[1:-1, None], edges[2:, None]
-    up = (bins - lower) / (centre - lower)
-    down = (upper - bins) / (upper - centre)
-    fb = torch.minimum(up, down).clamp(min=0.0)
-    if norm == "slaney":
-        fb = fb * (2.0 / (upper - lower))
-    empty = torch.nonzero(fb.amax(dim=1) <= 0).flatten().tolist()
-    if empty:
-        raise ValueError(f"n_mels: expected every mel filter to cover at least one of the {n_fft // 2 + 1} FFT bins, "
-                         f"received n_mels={n_mels} with n_fft={n_fft}, sample_rate={sample_rate}: filters {empty[:6]} "
-                         "are empty (use fewer mels or a larger n_fft)")
-    return fb, torch.linalg.pinv(fb)
-
-
-def _check_band(sample_rate: float, f_min, f_max) -> tuple[float, float]:
-    nyquist = sample_rate / 2.0
-    f_max = nyquist if f_max is None else f_max
-    if isinstance(f_min, bool) or not isinstance(f_min, (int, float)) or not 0.0 <= f_min < nyquist:
-        raise ValueError(f"f_min: expected a number in [0, sample_rate / 2 = {nyquist}), received {f_min!r}")
-    if isinstance(f_max, bool) or not isinstance(f_max, (int, float)) or not f_min < f_max <= nyquist:
-        raise ValueError(f"f_max: expected a number in (f_min={f_min}, sample_rate / 2 = {nyquist}], "
-                         f"received {f_max!r}")
-    return float(f_min), float(f_max)
-
 
 def mel_filterbank(sample_rate: float, n_fft: int, n_mels: int, f_min: float = 0.0, f_max: float | None = None,
                    mel_scale: str = "slaney", norm: str | None = "slaney", *, dtype: torch.dtype = torch.float64,
                    device=None) -> torch.Tensor:
-    """The triangular mel filterbank ``(n_mels, n_fft // 2 + 1)`` that :func:`lpc_from_mel` uses by default.
-
-    librosa ``filters.mel`` definitions: ``n_mels + 2`` edges equally spaced in mel between
-    ``f_min`` and ``f_max`` (default Nyquist), triangles linear in Hz, ``norm="slaney"`` scales
-    filter ``i`` by ``2 / (f_{i+2} - f_i)`` (``None``: peak 1). ``mel_scale`` is ``"slaney"`` or ``"htk"``.
-    """
-    check_positive("sample_rate", sample_rate)
-    check_positive_int("n_fft", n_fft)
-    check_positive_int("n_mels", n_mels)
-    check_choice("mel_scale", mel_scale, MEL_SCALES)
-    if norm not in ("slaney", None):
-        raise ValueError(f"norm: expected 'slaney' or None, received {norm!r}")
-    f_min, f_max = _check_band(float(sample_rate), f_min, f_max)
-    fb, _ = _mel_filterbank(float(sample_rate), n_fft, n_mels, f_min, f_max, mel_scale, norm)
-    return fb.to(dtype=dtype, device=device, copy=True)
+    """The filterbank :func:`lpc_from_mel` inverts by default: ``torchddsp.functional.mel.mel_filterbank`` in float64."""
+    return _mel_filterbank(sample_rate, n_fft, n_mels, f_min, f_max, mel_scale, norm, dtype=dtype, device=device)
 
 
 def lpc_from_mel(mel: torch.Tensor, order: int, sample_rate: float, n_fft: int, *, f_min: float = 0.0,
@@ -142,11 +77,7 @@ def lpc_from_mel(mel: torch.Tensor, order: int, sample_rate: float, n_fft: int, 
         raise ValueError(f"order: expected less than n_fft={n_fft}, received {order}")
     n_mels, n_bins = mel.shape[-1], n_fft // 2 + 1
     if filterbank is None:
-        check_choice("mel_scale", mel_scale, MEL_SCALES)
-        if norm not in ("slaney", None):
-            raise ValueError(f"norm: expected 'slaney' or None, received {norm!r}")
-        f_min, f_max = _check_band(float(sample_rate), f_min, f_max)
-        _, inverse = _mel_filterbank(float(sample_rate), n_fft, n_mels, f_min, f_max, mel_scale, norm)
+        inverse = mel_filterbank_pinv(sample_rate, n_fft, n_mels, f_min, f_max, mel_scale, norm, dtype=torch.float64)
     else:
         check_tensor("filterbank", filterbank, min_dim=2)
         if tuple(filterbank.shape) != (n_mels, n_bins):
