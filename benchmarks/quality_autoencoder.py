@@ -1,0 +1,149 @@
+"""Autoencoder quality against wall-clock time, with two reference points from the same run.
+
+    python -m benchmarks.quality_autoencoder ../shared/audio/dev/fluid_violin.16k.flac --minutes 20
+
+The recording is split: the first ``1 - holdout`` of it is prepared and trained on, the rest is
+held out. At every checkpoint the model resynthesises both parts and we report the multi-scale
+spectral distance (MSS, defined in ``torchddsp.metrics``) with loudness L1, f0 L1 and f0
+outliers. References, computed on the same parts:
+
+- pyworld analysis/resynthesis (harvest + cheaptrick + d4c + synthesize, 5 ms frames): a
+  classical vocoder that sees the full spectral envelope;
+- a naive harmonic synth: 1/k amplitudes at the tracked f0, scaled to the frame RMS.
+
+Also reported: training throughput (examples/s) and single-thread inference real-time factor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+
+from torchddsp import metrics
+from torchddsp.data import prepare
+from torchddsp.data.prepare import resample
+from torchddsp.features import extract_features
+from torchddsp.functional.harmonic import harmonic_bank
+from torchddsp.inference import load_trained
+from torchddsp.train import load_config, train
+from torchddsp.workflows import evaluate_audio
+
+
+def pyworld_resynthesis(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    import pyworld
+
+    x = audio.astype(np.float64)
+    f0, t = pyworld.harvest(x, sample_rate, frame_period=5.0)
+    sp = pyworld.cheaptrick(x, f0, t, sample_rate)
+    ap = pyworld.d4c(x, f0, t, sample_rate)
+    return pyworld.synthesize(f0, sp, ap, sample_rate, frame_period=5.0)[: len(x)].astype(np.float32)
+
+
+def naive_harmonic(audio: np.ndarray, sample_rate: int, hop: int, n_harmonics: int = 60) -> np.ndarray:
+    frames = math.ceil(len(audio) / hop)
+    padded = np.pad(audio, (0, frames * hop - len(audio)))
+    feats = extract_features(torch.from_numpy(padded), sample_rate, hop)
+    k = torch.arange(1, n_harmonics + 1, dtype=torch.float64)
+    amps = (1 / k).expand(frames, n_harmonics)
+    unit = harmonic_bank(amps[None], feats["f0_hz"].double()[None, :, None], sample_rate, hop)[0]
+    rms_target = torch.from_numpy(padded.reshape(frames, hop)).double().pow(2).mean(-1).sqrt()
+    rms_unit = unit.reshape(frames, hop).pow(2).mean(-1).sqrt().clamp_min(1e-9)
+    gain = (rms_target / rms_unit) * (feats["f0_confidence"].double() > 0.5)
+    gains = torch.cat([gain, gain[-1:]])
+    t = torch.arange(hop, dtype=torch.float64) / hop
+    envelope = (gains[:-1, None] + t * (gains[1:, None] - gains[:-1, None])).reshape(-1)
+    return (unit * envelope).numpy()[: len(audio)].astype(np.float32)
+
+
+def inference_rtf(run_dir: Path, seconds: float = 10.0) -> float:
+    trained = load_trained(run_dir)
+    torch.set_num_threads(1)
+    frames = int(seconds * trained.sample_rate / trained.hop_size)
+    f0 = torch.full((1, frames), 220.0)
+    loud = torch.full((1, frames), -30.0)
+    with torch.no_grad():
+        trained.model(f0, loud, noise_seed=0)
+        begin = time.perf_counter()
+        for _ in range(3):
+            trained.model(f0, loud, noise_seed=0)
+        elapsed = (time.perf_counter() - begin) / 3
+    torch.set_num_threads(2)
+    return seconds / elapsed
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("audio")
+    parser.add_argument("--minutes", type=float, default=20.0)
+    parser.add_argument("--sample-rate", type=int, default=None, help="default: the file's own rate")
+    parser.add_argument("--holdout", type=float, default=0.2)
+    parser.add_argument("--config", default="small")
+    parser.add_argument("--set", action="append", default=[])
+    parser.add_argument("--evaluations", type=int, default=5, help="evaluation points along the run")
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(2)
+    audio, rate = sf.read(args.audio, dtype="float32", always_2d=True)
+    audio = audio.mean(axis=1)
+    sample_rate = args.sample_rate or rate
+    audio = resample(audio.astype(np.float64), rate, sample_rate).astype(np.float32)
+    split = int(len(audio) * (1 - args.holdout))
+    parts = {"train part": audio[:split], "held-out part": audio[split:]}
+    work = Path(args.out or tempfile.mkdtemp(prefix="ddsp_quality_"))
+    (work / "audio").mkdir(parents=True, exist_ok=True)
+    sf.write(work / "audio" / "train.wav", parts["train part"], sample_rate, subtype="FLOAT")
+    prepare(work / "audio", work / "data", sample_rate=sample_rate, progress=False)
+    hop = round(sample_rate / 250)
+
+    rows = []
+    for name, x in parts.items():
+        began = time.perf_counter()
+        y = pyworld_resynthesis(x, sample_rate)
+        rows.append({"system": "pyworld (harvest+cheaptrick+d4c)", "part": name,
+                     "mss": metrics.multiscale_spectral_distance(torch.from_numpy(x), torch.from_numpy(y)),
+                     "wall_s": time.perf_counter() - began})
+        y = naive_harmonic(x, sample_rate, hop)
+        rows.append({"system": "naive harmonic (1/k, frame RMS)", "part": name,
+                     "mss": metrics.multiscale_spectral_distance(torch.from_numpy(x), torch.from_numpy(y))})
+    for row in rows:
+        print(row, flush=True)
+
+    overrides = [f"train.time_limit_seconds={args.minutes * 60 / args.evaluations}", "train.steps=1000000",
+                 *args.set]
+    total, run_dir = 0.0, work / "run"
+    for point in range(args.evaluations):
+        config = load_config(args.config, overrides)
+        began = time.perf_counter()
+        result = train(work / "data", run_dir, config, resume=point > 0, progress=False, log=lambda s: None)
+        total += time.perf_counter() - began
+        trained = load_trained(run_dir)
+        for name, x in parts.items():
+            values, _ = evaluate_audio(trained, x, sample_rate)
+            row = {"system": "torchddsp small", "part": name, "train_minutes": total / 60, "step": result["step"],
+                   **values}
+            rows.append(row)
+            print(row, flush=True)
+    config = load_config(args.config, overrides)
+    steps = result["step"]
+    crop_s = config.train.crop_seconds
+    throughput = steps * config.train.batch_size / total
+    rtf = inference_rtf(run_dir)
+    summary = {"file": args.audio, "sample_rate": sample_rate, "train_seconds": total, "steps": steps,
+               "examples_per_second": throughput, "example_seconds": crop_s,
+               "inference_realtime_factor_1_thread": rtf, "rows": rows}
+    print(json.dumps({k: v for k, v in summary.items() if k != "rows"}, indent=1))
+    (work / "quality.json").write_text(json.dumps(summary, indent=1, default=float))
+    print(f"results in {work / 'quality.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
