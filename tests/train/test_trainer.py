@@ -1,0 +1,270 @@
+"""Tests for torchddsp.train.trainer and the ``train`` command: a short run learns, logs and
+checkpoints; a killed run resumes to exactly the weights of an uninterrupted one; existing runs are
+not overwritten; bad input is a clear error.
+
+Training data: a synthetic harmonic tone prepared with the real feature extractor (yin).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from safetensors.torch import load_file
+
+from torchddsp.cli import main
+from torchddsp.data import PreparedDataset, prepare
+from torchddsp.train import latest_checkpoint, load_config, train
+from torchddsp.train.trainer import learning_rate, sample_batch
+
+SR = 16000
+TINY = ["model.hidden=32", "model.mlp_layers=1", "model.n_harmonics=20", "train.crop_seconds=0.25",
+        "train.batch_size=2", "train.threads=1", "train.log_every=1"]
+
+
+def quiet(message):
+    pass
+
+
+@pytest.fixture(autouse=True)
+def restore_threads():
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)           # train() sets the process-wide thread count
+
+
+def harmonic_tone(f0=220.0, seconds=1.5, sample_rate=SR):
+    t = np.arange(int(seconds * sample_rate)) / sample_rate
+    envelope = np.minimum(1.0, t / 0.05) * (0.7 + 0.3 * np.sin(2 * np.pi * 1.5 * t))
+    return 0.5 * envelope * sum(np.sin(2 * np.pi * k * f0 * t) / k for k in range(1, 6))
+
+
+@pytest.fixture(scope="module")
+def tone_data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("trainer_data")
+    (root / "audio").mkdir()
+    sf.write(str(root / "audio" / "tone.wav"), harmonic_tone(), SR, subtype="FLOAT")
+    prepare(root / "audio", root / "data", sample_rate=SR, example_seconds=1.0, progress=False, log=quiet)
+    return root / "data"
+
+
+def read_losses(run_dir):
+    with open(run_dir / "losses.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def short_run(tone_data, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("trainer_run") / "run"
+    config = load_config("small", TINY + ["train.steps=40", "train.checkpoint_every=10"])
+    threads = torch.get_num_threads()
+    messages = []
+    result = train(tone_data, run_dir, config, progress=False, log=messages.append)
+    torch.set_num_threads(threads)
+    return run_dir, config, result, messages
+
+
+def test_short_run_on_a_tone_learns(short_run):
+    run_dir, config, result, _ = short_run
+    rows = read_losses(run_dir)
+    assert [int(r["step"]) for r in rows] == list(range(40))
+    losses = np.array([float(r["loss"]) for r in rows])
+    assert np.isfinite(losses).all()
+    first, last = losses[:5].mean(), losses[-5:].mean()
+    assert last < 0.6 * first, f"loss did not decrease: first 5 steps {first:.3f}, last 5 {last:.3f}"
+    assert result["step"] == 40 and abs(result["loss"] - losses[-1]) < 1e-5
+    lrs = [float(r["learning_rate"]) for r in rows]
+    np.testing.assert_allclose(lrs, [learning_rate(config.train, s) for s in range(40)], rtol=1e-5)
+    np.testing.assert_allclose(lrs[0], 3e-3)                  # small.toml
+
+
+def test_run_folder_holds_config_checkpoints_and_logs(short_run, tone_data):
+    run_dir, config, _, _ = short_run
+    assert json.loads((run_dir / "config.json").read_text()) == config.to_dict()
+    checkpoints = run_dir / "checkpoints"
+    assert sorted(p.name for p in checkpoints.glob("step_*")) == ["step_00000020", "step_00000030", "step_00000040"]
+    assert latest_checkpoint(run_dir).name == "step_00000040"
+    assert not [p for p in checkpoints.iterdir() if p.name.startswith(".")], "temporary files left behind"
+    state = json.loads((checkpoints / "step_00000040" / "state.json").read_text())
+    dataset = PreparedDataset(tone_data)
+    assert state["step"] == 40 and state["world_size"] == 1 and state["f0_method"] == "yin"
+    assert state["config"] == config.to_dict() and state["stats"] == dataset.stats
+    assert state["config"]["model"]["sample_rate"] == SR and state["config"]["model"]["hop_size"] == 64
+    weights = load_file(str(checkpoints / "step_00000040" / "model.safetensors"))
+    np.testing.assert_allclose(float(weights["loudness_mean"]), dataset.stats["loudness_mean"], rtol=1e-6)
+    np.testing.assert_allclose(float(weights["loudness_std"]), dataset.stats["loudness_std"], rtol=1e-6)
+    assert list((run_dir / "logs").glob("events.out.tfevents.*")), "no tensorboard log"
+
+
+def test_refuses_to_overwrite_an_existing_run(short_run, tone_data, capsys):
+    run_dir, config, _, _ = short_run
+    before = (run_dir / "losses.csv").read_bytes()
+    with pytest.raises(ValueError, match="run_dir") as error:
+        train(tone_data, run_dir, config, progress=False, log=quiet)
+    assert str(run_dir) in str(error.value) and "--resume" in str(error.value)
+    assert (run_dir / "losses.csv").read_bytes() == before
+    args = ["train", str(tone_data), str(run_dir), "--quiet"] + sum((["--set", s] for s in TINY), [])
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "run_dir" in err and str(run_dir) in err and "Traceback" not in err
+    assert (run_dir / "losses.csv").read_bytes() == before
+
+
+def test_resume_continues_from_the_last_checkpoint(short_run, tone_data, tmp_path):
+    source, _, _, _ = short_run
+    run_dir = tmp_path / "run"
+    shutil.copytree(source, run_dir)
+    weights = load_file(str(run_dir / "checkpoints" / "step_00000040" / "model.safetensors"))
+    # Resuming a finished run does nothing.
+    done = train(tone_data, run_dir, load_config("small", TINY + ["train.steps=40"]), resume=True, progress=False,
+                 log=quiet)
+    assert done["step"] == 40 and len(read_losses(run_dir)) == 40
+    # More steps continue from step 40 and append to the same log.
+    messages = []
+    more = train(tone_data, run_dir, load_config("small", TINY + ["train.steps=43", "train.checkpoint_every=10"]),
+                 resume=True, progress=False, log=messages.append)
+    assert more["step"] == 43 and any("resuming" in m and "step 40" in m for m in messages)
+    assert [int(r["step"]) for r in read_losses(run_dir)] == list(range(43))
+    assert latest_checkpoint(run_dir).name == "step_00000043"
+    moved = load_file(str(run_dir / "checkpoints" / "step_00000043" / "model.safetensors"))
+    assert any(not torch.equal(weights[k], moved[k]) for k in weights)
+
+
+def test_time_limit_stops_early_with_a_checkpoint(tone_data, tmp_path):
+    config = load_config("small", TINY + ["train.steps=100000", "train.checkpoint_every=100000",
+                                          "train.time_limit_seconds=0.5"])
+    messages = []
+    result = train(tone_data, tmp_path / "run", config, progress=False, log=messages.append)
+    assert 1 <= result["step"] < 100000
+    assert latest_checkpoint(tmp_path / "run").name == f"step_{result['step']:08d}"
+    assert len(read_losses(tmp_path / "run")) == result["step"]
+    assert any("time limit" in m for m in messages)
+
+
+def test_batches_are_a_pure_function_of_seed_step_and_rank(tone_data):
+    dataset = PreparedDataset(tone_data)
+    a = sample_batch(dataset, 3, 17, 0, 4, 30)
+    b = sample_batch(dataset, 3, 17, 0, 4, 30)
+    for key in a:
+        assert torch.equal(a[key], b[key])
+        assert a[key].shape[0] == 4
+    assert a["audio"].shape == (4, 30 * 64)
+    for other in (sample_batch(dataset, 3, 18, 0, 4, 30), sample_batch(dataset, 3, 17, 1, 4, 30),
+                  sample_batch(dataset, 4, 17, 0, 4, 30)):
+        assert not torch.equal(a["audio"], other["audio"])
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: the model is initialised from torch's global RNG, not from "
+                                       "train.seed: the same config trained twice differs (in one process, and "
+                                       "across processes since torch seeds each process randomly), so a killed "
+                                       "and resumed run cannot match an uninterrupted one")
+def test_same_config_gives_the_same_weights(tone_data, tmp_path):
+    config = lambda: load_config("small", TINY + ["train.steps=1"])  # noqa: E731
+    train(tone_data, tmp_path / "a", config(), progress=False, log=quiet)
+    train(tone_data, tmp_path / "b", config(), progress=False, log=quiet)
+    a = load_file(str(tmp_path / "a" / "checkpoints" / "step_00000001" / "model.safetensors"))
+    b = load_file(str(tmp_path / "b" / "checkpoints" / "step_00000001" / "model.safetensors"))
+    for name in a:
+        torch.testing.assert_close(b[name], a[name], rtol=0, atol=0, msg=lambda m, n=name: f"{n}: {m}")
+
+
+# ``python -m torchddsp`` after seeding torch's global RNG: a stand-in for seeding the model's
+# initialisation from train.seed, which the trainer does not do (see the xfail test above; torch
+# seeds each fresh process randomly, so two plain runs start from different weights).
+SEEDED_LAUNCH = ("import runpy, sys, torch; torch.manual_seed(1234); "
+                 "runpy.run_module('torchddsp', run_name='__main__', alter_sys=True)")
+
+
+def cli_command(data, run_dir, overrides, *extra, seeded=False):
+    sets = sum((["--set", s] for s in overrides), [])
+    launch = ["-c", SEEDED_LAUNCH] if seeded else ["-m", "torchddsp"]
+    return [sys.executable, *launch, "train", str(data), str(run_dir), "--config", "small", "--quiet", *sets, *extra]
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_to_the_weights_of_an_uninterrupted_run(tone_data, tmp_path):
+    overrides = TINY + ["train.steps=30", "train.checkpoint_every=5"]
+    killed_dir, full_dir = tmp_path / "killed", tmp_path / "full"
+    logs = {name: open(tmp_path / f"{name}.log", "w") for name in ("killed", "full")}
+    killed = subprocess.Popen(cli_command(tone_data, killed_dir, overrides, seeded=True), stdout=logs["killed"],
+                              stderr=subprocess.STDOUT)
+    full = subprocess.Popen(cli_command(tone_data, full_dir, overrides, seeded=True), stdout=logs["full"],
+                            stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 240
+        while not (killed_dir / "checkpoints" / "latest").exists():
+            assert killed.poll() is None, (tmp_path / "killed.log").read_text()
+            assert time.time() < deadline, "no checkpoint appeared"
+            time.sleep(0.02)
+        os.kill(killed.pid, signal.SIGKILL)
+        assert killed.wait(timeout=60) == -signal.SIGKILL
+        assert full.wait(timeout=240) == 0, (tmp_path / "full.log").read_text()
+    finally:
+        for process in (killed, full):
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        for f in logs.values():
+            f.close()
+    stopped_at = json.loads((latest_checkpoint(killed_dir) / "state.json").read_text())["step"]
+    assert 5 <= stopped_at < 30, "the run was not interrupted part-way"
+
+    resumed = subprocess.run(cli_command(tone_data, killed_dir, overrides, "--resume"), capture_output=True, text=True,
+                             timeout=240)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming from" in resumed.stdout and f"(step {stopped_at})" in resumed.stdout
+
+    a = load_file(str(killed_dir / "checkpoints" / "step_00000030" / "model.safetensors"))
+    b = load_file(str(full_dir / "checkpoints" / "step_00000030" / "model.safetensors"))
+    assert set(a) == set(b)
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], rtol=1e-6, atol=1e-7, msg=lambda m, n=name: f"{n}: {m}")
+    opt_a = torch.load(killed_dir / "checkpoints" / "step_00000030" / "optimizer.pt", weights_only=True)
+    opt_b = torch.load(full_dir / "checkpoints" / "step_00000030" / "optimizer.pt", weights_only=True)
+    for key, state in opt_a["state"].items():
+        torch.testing.assert_close(state["exp_avg_sq"], opt_b["state"][key]["exp_avg_sq"], rtol=1e-6, atol=1e-12)
+    # The log holds each step once (rows written after the checkpoint by the killed run are dropped)
+    # and the same losses as the uninterrupted run.
+    rows_a, rows_b = read_losses(killed_dir), read_losses(full_dir)
+    assert [int(r["step"]) for r in rows_a] == list(range(30))
+    np.testing.assert_allclose([float(r["loss"]) for r in rows_a], [float(r["loss"]) for r in rows_b],
+                               rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("args, name", [
+    (["--set", "nonsense"], "--set"),
+    (["--set", "train.bogus=1"], "bogus"),
+    (["--set", "model.hidden=0"], "hidden"),
+    (["--config", "no_such_config"], "config"),
+])
+def test_train_command_bad_input_exits_2_naming_the_argument(tone_data, tmp_path, capsys, args, name):
+    assert main(["train", str(tone_data), str(tmp_path / "run"), "--quiet", *args]) == 2
+    err = capsys.readouterr().err
+    assert name in err and "Traceback" not in err
+
+
+def test_train_command_on_an_unprepared_folder(tmp_path, capsys):
+    assert main(["train", str(tmp_path), str(tmp_path / "run"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "data_dir" in err and "torchddsp prepare" in err
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: [train] values are not validated: a non-integer step count or "
+                                       "checkpoint_every=0 is a TypeError/ZeroDivisionError traceback, batch_size=0 "
+                                       "a NumPy message that does not name the setting")
+@pytest.mark.parametrize("setting", ["train.steps=ten", "train.checkpoint_every=0", "train.batch_size=0"])
+def test_train_command_rejects_invalid_train_values(tone_data, tmp_path, capsys, setting):
+    key = setting.split(".")[1].split("=")[0]
+    code = main(["train", str(tone_data), str(tmp_path / "run"), "--quiet",
+                 *sum((["--set", s] for s in TINY + ["train.steps=2", setting]), [])])
+    assert code == 2 and key in capsys.readouterr().err
