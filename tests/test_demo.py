@@ -92,15 +92,11 @@ def test_demo_with_a_bad_example_folder_exits_2(tmp_path, monkeypatch, capsys):
     assert "TORCHDDSP_EXAMPLE_AUDIO" in err and "Traceback" not in err
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: demo --audio with a missing file raises FileNotFoundError (a traceback) "
-                                       "instead of exit code 2 naming the file")
 def test_demo_with_a_missing_audio_file_exits_2(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path / "out"), "--audio", str(tmp_path / "missing.wav")]) == 2
     assert "missing.wav" in capsys.readouterr().err
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: demo --minutes 0 or below is not rejected; it becomes "
-                                       "train.time_limit_seconds <= 0, which means no limit: 100000 steps")
 @pytest.mark.parametrize("minutes", ["0", "-1"])
 def test_demo_rejects_a_non_positive_time_budget(tmp_path, monkeypatch, capsys, minutes):
     import torchddsp.data

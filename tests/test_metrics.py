@@ -79,9 +79,6 @@ def test_mss_is_zero_for_identical_signals_and_positive_otherwise():
     assert math.isfinite(value) and value > 5
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: clips of at most 1024 samples (64 ms at 16 kHz) make torch.stft's "
-                                       "reflect padding fail with a RuntimeError (evaluate crashes) instead of a "
-                                       "value or a ValueError")
 def test_mss_of_a_clip_shorter_than_the_largest_fft():
     x, y = signals(800, seed=3)
     try:

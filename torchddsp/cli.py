@@ -62,8 +62,11 @@ def _train(args: argparse.Namespace) -> int:
     from .train import load_config, train
 
     config = load_config(args.config, args.set or [])
+    import os
+
     result = train(args.data_dir, args.run_dir, config, resume=args.resume, progress=not args.quiet)
-    print(f"trained to step {result['step']} (loss {result['loss']:.4f}) in {args.run_dir}")
+    if os.environ.get("RANK", "0") == "0":
+        print(f"trained to step {result['step']} (loss {result['loss']:.4f}) in {args.run_dir}")
     return 0
 
 

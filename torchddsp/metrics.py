@@ -22,7 +22,10 @@ def multiscale_spectral_distance(x: torch.Tensor, y: torch.Tensor, n_ffts=MSS_FF
     total = 0.0
     for n_fft in n_ffts:
         window = torch.hann_window(n_fft, dtype=torch.float64)
-        spec = [torch.stft(s, n_fft, n_fft // 4, window=window, center=True, return_complex=True).abs() for s in (x, y)]
+        # Reflect padding needs more than n_fft / 2 samples; shorter clips are zero-padded instead.
+        pad_mode = "reflect" if length > n_fft // 2 else "constant"
+        spec = [torch.stft(s, n_fft, n_fft // 4, window=window, center=True, pad_mode=pad_mode,
+                           return_complex=True).abs() for s in (x, y)]
         total += float((spec[0] - spec[1]).abs().mean() + (torch.log(spec[0] + eps) - torch.log(spec[1] + eps)).abs().mean())
     return total / len(n_ffts)
 

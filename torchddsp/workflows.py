@@ -114,8 +114,13 @@ def demo(out_dir: str | Path, minutes: float = 3.0, audio: str | Path | None = N
     from .processors import HarmonicPlusNoise
     from .train import load_config, train
 
+    from ._checks import check_positive
+
+    check_positive("minutes", minutes)
     out = Path(out_dir)
     source = Path(audio) if audio else example_audio()
+    if not source.is_file():
+        raise ValueError(f"audio: expected an existing audio file, received {str(source)!r}")
     log(f"demo: training on {source}")
     staging = out / "audio"
     staging.mkdir(parents=True, exist_ok=True)

@@ -309,8 +309,6 @@ def test_folder_of_only_bad_files_prepares_nothing_and_the_dataset_says_so(tmp_p
         PreparedDataset(tmp_path / "data")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: file ids come from the file's index in the sorted listing; a new file "
-                                       "with the same stem that sorts earlier overwrites a finished file's arrays")
 def test_new_file_with_the_same_name_in_another_folder_does_not_overwrite_a_finished_one(tmp_path):
     audio = tmp_path / "audio"
     write(audio / "violin" / "take.wav", tone(220, 0.5, SR), SR)
@@ -325,8 +323,6 @@ def test_new_file_with_the_same_name_in_another_folder_does_not_overwrite_a_fini
     np.testing.assert_allclose(stored[:8000], tone(220, 0.5, SR), atol=1 / 32768)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: entries of source files deleted since the last run stay in the "
-                                       "manifest, so the training set still contains them")
 def test_deleted_source_file_leaves_the_training_set(tmp_path):
     audio = tmp_path / "audio"
     write(audio / "keep.wav", tone(220, 0.5, SR), SR)
@@ -338,8 +334,6 @@ def test_deleted_source_file_leaves_the_training_set(tmp_path):
     assert len(PreparedDataset(tmp_path / "data")) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: feature extraction is outside the per-file try, so an extractor error "
-                                       "on one file aborts the whole run instead of skipping that file")
 def test_extractor_error_on_one_file_skips_that_file(tmp_path):
     audio = tmp_path / "audio"
     for i in range(3):
@@ -357,8 +351,6 @@ def test_extractor_error_on_one_file_skips_that_file(tmp_path):
     assert any("n1.wav" in m and "cannot analyse" in m for m in messages)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: extracted features are not checked; a float file with huge finite "
-                                       "samples gives infinite loudness that poisons stats.json and training")
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_file_with_non_finite_features_is_skipped(tmp_path):
     write(tmp_path / "audio" / "good.wav", tone(220, 0.5, SR), SR)

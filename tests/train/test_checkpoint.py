@@ -7,7 +7,6 @@ import json
 import os
 import pickle
 
-import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -15,7 +14,6 @@ from safetensors.torch import load_file
 from torchddsp.inference import load_trained
 from torchddsp.models import DDSPAutoencoder, ModelConfig
 from torchddsp.train import latest_checkpoint, load_checkpoint, save_checkpoint
-from torchddsp.train.checkpoint import rng_state, set_rng_state
 
 
 def trained_pair(seed=0, steps=2):
@@ -166,8 +164,6 @@ def test_inference_loading_never_unpickles_the_optimizer(tmp_path):
     assert not trained.model.training
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a truncated/corrupt model.safetensors raises SafetensorError (a "
-                                       "traceback from the CLI) instead of a ValueError naming the file")
 def test_corrupt_weights_file_is_a_clear_error(tmp_path):
     model, optimizer = trained_pair()
     path = save_checkpoint(tmp_path, 1, model, optimizer, {})
@@ -175,13 +171,3 @@ def test_corrupt_weights_file_is_a_clear_error(tmp_path):
     (path / "model.safetensors").write_bytes(data[:len(data) // 2])
     with pytest.raises(ValueError, match="model.safetensors"):
         load_checkpoint(path, trained_pair(steps=0)[0])
-
-
-def test_rng_state_round_trips_through_json():
-    import random
-
-    state = json.loads(json.dumps(rng_state()))
-    expected = (random.random(), np.random.rand(), torch.rand(1).item())
-    random.random(), np.random.rand(), torch.rand(3)              # move every generator on
-    set_rng_state(state)
-    assert (random.random(), np.random.rand(), torch.rand(1).item()) == expected

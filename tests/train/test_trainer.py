@@ -164,10 +164,6 @@ def test_batches_are_a_pure_function_of_seed_step_and_rank(tone_data):
         assert not torch.equal(a["audio"], other["audio"])
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the model is initialised from torch's global RNG, not from "
-                                       "train.seed: the same config trained twice differs (in one process, and "
-                                       "across processes since torch seeds each process randomly), so a killed "
-                                       "and resumed run cannot match an uninterrupted one")
 def test_same_config_gives_the_same_weights(tone_data, tmp_path):
     config = lambda: load_config("small", TINY + ["train.steps=1"])  # noqa: E731
     train(tone_data, tmp_path / "a", config(), progress=False, log=quiet)
@@ -259,9 +255,6 @@ def test_train_command_on_an_unprepared_folder(tmp_path, capsys):
     assert "data_dir" in err and "torchddsp prepare" in err
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: [train] values are not validated: a non-integer step count or "
-                                       "checkpoint_every=0 is a TypeError/ZeroDivisionError traceback, batch_size=0 "
-                                       "a NumPy message that does not name the setting")
 @pytest.mark.parametrize("setting", ["train.steps=ten", "train.checkpoint_every=0", "train.batch_size=0"])
 def test_train_command_rejects_invalid_train_values(tone_data, tmp_path, capsys, setting):
     key = setting.split(".")[1].split("=")[0]

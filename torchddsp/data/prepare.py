@@ -14,6 +14,7 @@ started again: finished files whose size and time did not change are not redone.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -89,6 +90,28 @@ def _write_json_atomic(path: Path, payload: dict) -> None:
     os.replace(tmp, path)
 
 
+def file_id_for(key: str) -> str:
+    """A stable, unique name for a source file's arrays: its stem plus a hash of its relative path."""
+    digest = hashlib.sha1(key.encode()).hexdigest()[:12]
+    return f"{Path(key).stem[:40]}_{digest}"
+
+
+def _features(extract: Callable, audio: np.ndarray, sample_rate: int, hop_size: int, frames: int) -> dict:
+    """Run the extractor; raise ``ValueError`` (a reason to skip the file) on missing or non-finite values."""
+    features = extract(torch.from_numpy(audio), sample_rate, hop_size)
+    arrays = {}
+    for name in ("f0_hz", "f0_confidence", "loudness_db"):
+        if name not in features:
+            raise ValueError(f"the feature extractor returned no {name!r}")
+        value = features[name]
+        value = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
+        value = value.astype(np.float32).reshape(-1)[:frames]
+        if value.size != frames or not np.isfinite(value).all():
+            raise ValueError(f"feature {name!r} has {value.size} frames (expected {frames}) or non-finite values")
+        arrays[name] = value
+    return arrays
+
+
 def _default_extractor(f0_method: str) -> Callable:
     from ..features import extract_features
 
@@ -125,7 +148,12 @@ def prepare(audio_dir: str | Path, out_dir: str | Path, sample_rate: int = 16000
     if progress:
         from tqdm import tqdm
         iterator = tqdm(files, desc="prepare", unit="file")
-    for index, path in enumerate(iterator):
+    present = {str(path.relative_to(root)) for path in files}
+    for key in sorted(set(manifest["files"]) - present):         # sources deleted since the last run
+        entry = manifest["files"].pop(key)
+        for old in (out / "data").glob(f"{entry.get('id', '?')}.*.npy"):
+            old.unlink()
+    for path in iterator:
         key = str(path.relative_to(root))
         stat = path.stat()
         previous = manifest["files"].get(key)
@@ -135,19 +163,14 @@ def prepare(audio_dir: str | Path, out_dir: str | Path, sample_rate: int = 16000
         entry = {"size": stat.st_size, "mtime": stat.st_mtime}
         try:
             audio = load_mono(path, sample_rate)
-        except ValueError as reason:
+            frames = math.ceil(len(audio) / hop_size)
+            audio = np.pad(audio, (0, frames * hop_size - len(audio)))
+            arrays = {"audio": audio, **_features(extract, audio, sample_rate, hop_size, frames)}
+        except (ValueError, RuntimeError) as reason:
             entry.update(status="skipped", reason=str(reason))
             log(f"prepare: skipping {key}: {reason}")
         else:
-            frames = math.ceil(len(audio) / hop_size)
-            audio = np.pad(audio, (0, frames * hop_size - len(audio)))
-            features = extract(torch.from_numpy(audio), sample_rate, hop_size)
-            file_id = f"{index:05d}_{path.stem}"[:80]
-            arrays = {"audio": audio}
-            for name in ("f0_hz", "f0_confidence", "loudness_db"):
-                value = features[name]
-                value = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
-                arrays[name] = value.astype(np.float32).reshape(-1)[:frames]
+            file_id = file_id_for(key)
             for name, array in arrays.items():
                 _save_npy_atomic(out / "data" / f"{file_id}.{name}.npy", array)
             starts = list(range(0, frames, example_frames))
@@ -155,6 +178,7 @@ def prepare(audio_dir: str | Path, out_dir: str | Path, sample_rate: int = 16000
                          examples=[[s, min(example_frames, frames - s)] for s in starts])
         manifest["files"][key] = entry
         _write_json_atomic(manifest_path, manifest)
+    _write_json_atomic(manifest_path, manifest)
     _write_json_atomic(out / "stats.json", compute_statistics(out, manifest))
     done = sum(e["status"] == "done" for e in manifest["files"].values())
     skipped = sum(e["status"] == "skipped" for e in manifest["files"].values())

@@ -5,7 +5,8 @@ A checkpoint is a folder ``RUN_DIR/checkpoints/step_XXXXXXXX/`` holding
 - ``model.safetensors``: the model weights and buffers (safetensors: no code can hide in it);
 - ``optimizer.pt``: the optimiser state, loaded with ``torch.load(weights_only=True)``, which
   refuses any pickle that would construct arbitrary objects or run code;
-- ``state.json``: step, configuration, dataset statistics and RNG states (plain JSON).
+- ``state.json``: step, configuration and dataset statistics (plain JSON). No RNG state is
+  needed: the trainer draws every batch and noise signal from generators seeded by the step.
 
 It is written into a temporary folder and renamed into place (an atomic operation on one file
 system), then ``RUN_DIR/checkpoints/latest`` is replaced atomically to name it. A run killed at
@@ -16,12 +17,10 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import shutil
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
@@ -33,24 +32,6 @@ def _write_text_atomic(path: Path, text: str) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
-
-
-def rng_state() -> dict:
-    """Python, NumPy and torch RNG states as JSON-serialisable values."""
-    np_state = np.random.get_state()
-    return {
-        "python": [random.getstate()[0], list(random.getstate()[1]), random.getstate()[2]],
-        "numpy": [np_state[0], np_state[1].tolist(), int(np_state[2]), int(np_state[3]), float(np_state[4])],
-        "torch": torch.get_rng_state().tolist(),
-    }
-
-
-def set_rng_state(state: dict) -> None:
-    version, internal, gauss = state["python"]
-    random.setstate((version, tuple(internal), gauss))
-    name, keys, pos, has_gauss, cached = state["numpy"]
-    np.random.set_state((name, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))
-    torch.set_rng_state(torch.tensor(state["torch"], dtype=torch.uint8))
 
 
 def save_checkpoint(run_dir: str | Path, step: int, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
@@ -103,7 +84,10 @@ def load_checkpoint(path: str | Path, model: torch.nn.Module | None = None,
             raise ValueError(f"checkpoint: expected {f} to exist, it does not")
     state = json.loads(meta.read_text())
     if model is not None:
-        model.load_state_dict(load_file(str(weights)))
+        try:
+            model.load_state_dict(load_file(str(weights)))
+        except Exception as error:          # a truncated or foreign file, or weights of another model
+            raise ValueError(f"checkpoint: cannot load {weights} ({type(error).__name__}: {error})") from error
     if optimizer is not None:
         try:
             optimizer.load_state_dict(torch.load(opt, map_location="cpu", weights_only=True))

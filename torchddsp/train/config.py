@@ -10,6 +10,7 @@ import sys
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from .._checks import check_positive, check_positive_int
 from ..models import ModelConfig
 
 if sys.version_info >= (3, 11):
@@ -36,6 +37,20 @@ class TrainConfig:
     seed: int = 0
     threads: int = 2
     time_limit_seconds: float = 0.0     # > 0: stop (and checkpoint) once training has run this long
+
+    def __post_init__(self):
+        for name in ("steps", "batch_size", "lr_decay_steps", "checkpoint_every", "log_every", "audio_every",
+                     "threads"):
+            check_positive_int(f"train.{name}", getattr(self, name))
+        for name in ("learning_rate", "lr_decay_rate", "crop_seconds", "grad_clip"):
+            check_positive(f"train.{name}", getattr(self, name))
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
+            raise ValueError(f"train.seed: expected an integer, received {self.seed!r}")
+        if not isinstance(self.time_limit_seconds, (int, float)) or self.time_limit_seconds < 0:
+            raise ValueError(f"train.time_limit_seconds: expected a number >= 0 (0: no limit), "
+                             f"received {self.time_limit_seconds!r}")
+        if not self.n_ffts or not all(isinstance(n, int) and n >= 2 for n in self.n_ffts):
+            raise ValueError(f"train.n_ffts: expected a list of FFT sizes >= 2, received {self.n_ffts!r}")
 
     @classmethod
     def from_dict(cls, values: dict) -> "TrainConfig":

@@ -73,10 +73,20 @@ def train(data_dir: str | Path, run_dir: str | Path, config: RunConfig, resume: 
           progress: bool = True, log: Callable[[str], None] = print) -> dict:
     """Train and return ``{"step", "loss", "seconds"}``; see the module docstring."""
     rank, world = _distributed()
+    threads = torch.get_num_threads()
     torch.set_num_threads(config.train.threads)
+    try:
+        return _train(rank, world, data_dir, run_dir, config, resume, progress, log)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(rank, world, data_dir, run_dir, config, resume, progress, log) -> dict:
     run_dir = Path(run_dir)
     dataset = PreparedDataset(data_dir)
-    model = build_model(config, dataset)
+    with torch.random.fork_rng():                    # initial weights from the seed, not the global RNG
+        torch.manual_seed(config.train.seed)
+        model = build_model(config, dataset)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.train.learning_rate)
     start = 0
     checkpoint = latest_checkpoint(run_dir)
