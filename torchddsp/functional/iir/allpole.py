@@ -78,7 +78,7 @@ def _launch(kernel, batch: int, time: int, *args) -> None:
     Tensor arguments whose first axis is the batch are sliced; those with a first axis of 1
     are shared by every slice; integers pass through. The kernels release the GIL.
     """
-    arrays = [a.numpy() if isinstance(a, torch.Tensor) else a for a in args]
+    arrays = [a.detach().numpy() if isinstance(a, torch.Tensor) else a for a in args]
     workers = min(torch.get_num_threads(), batch, max(1, batch * time // _MIN_SAMPLES_PER_THREAD))
     if workers <= 1:
         kernel(*arrays)
