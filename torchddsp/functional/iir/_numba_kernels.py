@@ -118,29 +118,133 @@ def _pick(arr, row):
 # ----------------------------------------------------------------------- time-invariant (LTI)
 
 @njit(**_KERNEL)
+def _taps4(a, row, valid):
+    """The first four coefficients of row ``row`` of ``a`` (zero past the order, or all zero if not ``valid``)."""
+    dt = a.dtype.type
+    if not valid:
+        return dt(0), dt(0), dt(0), dt(0)
+    ar = _pick(a, row)
+    order = ar.shape[0]
+    return (ar[0] if order > 0 else dt(0), ar[1] if order > 1 else dt(0),
+            ar[2] if order > 2 else dt(0), ar[3] if order > 3 else dt(0))
+
+
+@njit(**_KERNEL)
+def _recurse4(r0, r1, r2, r3, lo, hi, reverse, c0, c1, c2, c3, s0, s1, s2, s3):
+    """In place on four rows at once, order <= 4: ``r[n] -= sum_i c[i] r[n -/+ 1 + i]`` over ``[lo, hi)``.
+
+    Forward in time (``reverse=False``: the all-pole recursion) or backward (``reverse=True``:
+    its adjoint). Four independent recursions interleaved keep the FMA units busy while each
+    chain waits on its own latency. ``c*`` are per-row 4-tuples of taps, ``s*`` per-row
+    4-tuples of the latest outputs (newest first); the updated ``s*`` are returned.
+    """
+    a0, a1, a2, a3 = c0
+    b0, b1, b2, b3 = c1
+    e0, e1, e2, e3 = c2
+    f0, f1, f2, f3 = c3
+    p1, p2, p3, p4 = s0
+    q1, q2, q3, q4 = s1
+    v1, v2, v3, v4 = s2
+    w1, w2, w3, w4 = s3
+    count = hi - lo
+    for k in range(count):
+        n = hi - 1 - k if reverse else lo + k
+        p0 = r0[n] - a3 * p4 - a2 * p3 - a1 * p2 - a0 * p1
+        q0 = r1[n] - b3 * q4 - b2 * q3 - b1 * q2 - b0 * q1
+        v0 = r2[n] - e3 * v4 - e2 * v3 - e1 * v2 - e0 * v1
+        w0 = r3[n] - f3 * w4 - f2 * w3 - f1 * w2 - f0 * w1
+        p4 = p3
+        p3 = p2
+        p2 = p1
+        p1 = p0
+        q4 = q3
+        q3 = q2
+        q2 = q1
+        q1 = q0
+        v4 = v3
+        v3 = v2
+        v2 = v1
+        v1 = v0
+        w4 = w3
+        w3 = w2
+        w2 = w1
+        w1 = w0
+        r0[n] = p0
+        r1[n] = q0
+        r2[n] = v0
+        r3[n] = w0
+    return (p1, p2, p3, p4), (q1, q2, q3, q4), (v1, v2, v3, v4), (w1, w2, w3, w4)
+
+
+@njit(**_KERNEL)
+def _fir_chunk(xr, br, hr, yr, lo, hi):
+    """``yr[n] = sum_j br[j] xr[n - j] + hr[n]`` for ``n`` in ``[lo, hi)`` (vectorised over time)."""
+    _scale(br[0], xr, lo, yr, lo, hi - lo)
+    for j in range(1, br.shape[0]):
+        start = max(lo, j)
+        if start < hi:
+            _axpy(br[j], xr, start - j, yr, start, hi - start)
+    for n in range(lo, min(hi, hr.shape[0])):
+        yr[n] += hr[n]
+
+
+@njit(**_KERNEL)
+def _lti_grad_chunk(u, xr, yr, br, gxr, gbr, gar, lo, hi, time):
+    """The gradients of one row that chunk ``[lo, hi)`` of ``u`` (final from ``lo`` to the end) gives."""
+    taps = br.shape[0]
+    # gx[n] = sum_j b[j] u[n + j]
+    _scale(br[0], u, lo, gxr, lo, hi - lo)
+    for j in range(1, taps):
+        count = min(hi, time - j) - lo
+        if count > 0:
+            _axpy(br[j], u, lo + j, gxr, lo, count)
+    # gb[j] += sum_{n in [lo, hi), n >= j} u[n] x[n - j]; ga[i] likewise with y[n - 1 - i]
+    for j in range(taps):
+        start = max(lo, j)
+        if start < hi:
+            gbr[j] += _dot(u, start, xr, start - j, hi - start)
+    for i in range(gar.shape[0]):
+        start = max(lo, i + 1)
+        if start < hi:
+            gar[i] -= _dot(u, start, yr, start - 1 - i, hi - start)
+
+
+@njit(**_KERNEL)
 def lti_forward(x, b, a, head, y):
     """``y[n] = sum_j b[j] x[n-j] + head[n] - sum_i a[i] y[n-1-i]``, zero state before ``n = 0``.
 
     ``x`` ``(B|1, T)``, ``b`` ``(B|1, M+1)``, ``a`` ``(B|1, p)`` (``a_1 .. a_p``),
-    ``head`` ``(B|1, H)``, ``y`` ``(B, T)`` written.
+    ``head`` ``(B|1, H)``, ``y`` ``(B, T)`` written. Orders up to 4 run four rows at once.
     """
     batch, time = y.shape
-    taps = b.shape[1]
     order = a.shape[1]
     rest = max(order - 4, 0)
-    heads = head.shape[1]
     dt = y.dtype.type
-    coefr = np.zeros(max(rest, 1), dtype=y.dtype)        # a_5 .. a_p, reversed
+    if order <= 4:
+        spare = np.zeros((3 if batch % 4 else 0, time), dtype=y.dtype)     # idle lanes of the last group
+        for g0 in range(0, batch, 4):
+            rows = min(4, batch - g0)
+            r0 = y[g0]
+            r1 = y[g0 + 1] if rows > 1 else spare[0]
+            r2 = y[g0 + 2] if rows > 2 else spare[1]
+            r3 = y[g0 + 3] if rows > 3 else spare[2]
+            c0 = _taps4(a, g0, True)
+            c1 = _taps4(a, g0 + 1, rows > 1)
+            c2 = _taps4(a, g0 + 2, rows > 2)
+            c3 = _taps4(a, g0 + 3, rows > 3)
+            zero = (dt(0), dt(0), dt(0), dt(0))
+            s0, s1, s2, s3 = zero, zero, zero, zero
+            for lo in range(0, time, _CHUNK):
+                hi = min(lo + _CHUNK, time)
+                for k in range(rows):
+                    _fir_chunk(_pick(x, g0 + k), _pick(b, g0 + k), _pick(head, g0 + k), y[g0 + k], lo, hi)
+                s0, s1, s2, s3 = _recurse4(r0, r1, r2, r3, lo, hi, False, c0, c1, c2, c3, s0, s1, s2, s3)
+        return
+    coefr = np.zeros(rest, dtype=y.dtype)                  # a_5 .. a_p, reversed
     for row in range(batch):
-        xr = _pick(x, row)
-        br = _pick(b, row)
         ar = _pick(a, row)
-        hr = _pick(head, row)
         yr = y[row]
-        c0 = ar[0] if order > 0 else dt(0)
-        c1 = ar[1] if order > 1 else dt(0)
-        c2 = ar[2] if order > 2 else dt(0)
-        c3 = ar[3] if order > 3 else dt(0)
+        c0, c1, c2, c3 = _taps4(a, row, True)
         for k in range(rest):
             coefr[k] = ar[order - 1 - k]
         y1 = dt(0)
@@ -149,22 +253,14 @@ def lti_forward(x, b, a, head, y):
         y4 = dt(0)
         for lo in range(0, time, _CHUNK):
             hi = min(lo + _CHUNK, time)
-            # FIR part and head into y (vectorised over time), then the recursion in place.
-            _scale(br[0], xr, lo, yr, lo, hi - lo)
-            for j in range(1, taps):
-                start = max(lo, j)
-                if start < hi:
-                    _axpy(br[j], xr, start - j, yr, start, hi - start)
-            for n in range(lo, min(hi, heads)):
-                yr[n] += hr[n]
+            _fir_chunk(_pick(x, row), _pick(b, row), _pick(head, row), yr, lo, hi)
             for n in range(lo, hi):
                 acc = yr[n]
-                if rest > 0:
-                    if n >= order:
-                        acc -= _dot(coefr, 0, yr, n - order, rest)
-                    else:
-                        for i in range(4, n):
-                            acc -= ar[i] * yr[n - 1 - i]
+                if n >= order:
+                    acc -= _dot(coefr, 0, yr, n - order, rest)
+                else:
+                    for i in range(4, n):
+                        acc -= ar[i] * yr[n - 1 - i]
                 acc = acc - c3 * y4 - c2 * y3 - c1 * y2
                 yn = acc - c0 * y1
                 y4 = y3
@@ -183,29 +279,27 @@ def lti_backward(g, x, y, b, a, gx, gb, ga, ghead):
     ``ga[i] = -sum_n u[n] y[n-1-i]``, ``ghead[k] = u[k]``. All gradients are per row ``(B, .)``.
     """
     batch, time = g.shape
-    taps = b.shape[1]
     order = a.shape[1]
     rest = max(order - 4, 0)
     heads = ghead.shape[1]
     dt = g.dtype.type
-    u = np.zeros(time, dtype=g.dtype)
-    for row in range(batch):
-        gr = g[row]
-        xr = _pick(x, row)
-        yr = y[row]
-        br = _pick(b, row)
-        ar = _pick(a, row)
-        gxr = gx[row]
-        gbr = gb[row]
-        gar = ga[row]
-        c0 = ar[0] if order > 0 else dt(0)
-        c1 = ar[1] if order > 1 else dt(0)
-        c2 = ar[2] if order > 2 else dt(0)
-        c3 = ar[3] if order > 3 else dt(0)
-        for j in range(taps):
-            gbr[j] = 0
-        for i in range(order):
-            gar[i] = 0
+    lanes = 4 if order <= 4 else 1
+    u = np.zeros((lanes, time), dtype=g.dtype)
+    for g0 in range(0, batch, lanes):
+        rows = min(lanes, batch - g0)
+        for k in range(rows):
+            gb[g0 + k, :] = 0
+            ga[g0 + k, :] = 0
+        for k in range(rows, lanes):
+            u[k, :] = 0
+        c0 = _taps4(a, g0, True)
+        c1 = _taps4(a, g0 + 1, rows > 1)
+        c2 = _taps4(a, g0 + 2, rows > 2)
+        c3 = _taps4(a, g0 + 3, rows > 3)
+        zero = (dt(0), dt(0), dt(0), dt(0))
+        s0, s1, s2, s3 = zero, zero, zero, zero
+        ar = _pick(a, g0)
+        d0, d1, d2, d3 = c0
         u1 = dt(0)
         u2 = dt(0)
         u3 = dt(0)
@@ -213,39 +307,34 @@ def lti_backward(g, x, y, b, a, gx, gb, ga, ghead):
         hi = time
         while hi > 0:
             lo = max(hi - _CHUNK, 0)
-            for n in range(hi - 1, lo - 1, -1):
-                acc = gr[n]
-                if rest > 0:
+            if lanes == 4:
+                for k in range(rows):
+                    u[k, lo:hi] = g[g0 + k, lo:hi]
+                s0, s1, s2, s3 = _recurse4(u[0], u[1], u[2], u[3], lo, hi, True, c0, c1, c2, c3, s0, s1, s2, s3)
+            else:
+                ur = u[0]
+                gr = g[g0]
+                for n in range(hi - 1, lo - 1, -1):
+                    acc = gr[n]
                     if n + order < time:
-                        acc -= _dot(ar, 4, u, n + 5, rest)
+                        acc -= _dot(ar, 4, ur, n + 5, rest)
                     else:
                         for i in range(4, time - 1 - n):
-                            acc -= ar[i] * u[n + 1 + i]
-                acc = acc - c3 * u4 - c2 * u3 - c1 * u2
-                un = acc - c0 * u1
-                u4 = u3
-                u3 = u2
-                u2 = u1
-                u1 = un
-                u[n] = un
-            # gx[n] = sum_j b[j] u[n + j] for n in [lo, hi): u is final up to the end.
-            _scale(br[0], u, lo, gxr, lo, hi - lo)
-            for j in range(1, taps):
-                count = min(hi, time - j) - lo
-                if count > 0:
-                    _axpy(br[j], u, lo + j, gxr, lo, count)
-            # gb[j] += sum_{n in [lo, hi), n >= j} u[n] x[n - j]; ga[i] likewise with y[n - 1 - i].
-            for j in range(taps):
-                start = max(lo, j)
-                if start < hi:
-                    gbr[j] += _dot(u, start, xr, start - j, hi - start)
-            for i in range(order):
-                start = max(lo, i + 1)
-                if start < hi:
-                    gar[i] -= _dot(u, start, yr, start - 1 - i, hi - start)
+                            acc -= ar[i] * ur[n + 1 + i]
+                    acc = acc - d3 * u4 - d2 * u3 - d1 * u2
+                    un = acc - d0 * u1
+                    u4 = u3
+                    u3 = u2
+                    u2 = u1
+                    u1 = un
+                    ur[n] = un
+            for k in range(rows):
+                row = g0 + k
+                _lti_grad_chunk(u[k], _pick(x, row), y[row], _pick(b, row), gx[row], gb[row], ga[row], lo, hi, time)
             hi = lo
-        for k in range(heads):
-            ghead[row, k] = u[k] if k < time else dt(0)
+        for k in range(rows):
+            for j in range(heads):
+                ghead[g0 + k, j] = u[k, j] if j < time else dt(0)
 
 
 # ------------------------------------------------------------------------ time-varying (LTV)
