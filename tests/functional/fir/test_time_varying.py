@@ -156,3 +156,35 @@ def test_errors_name_the_argument(kwargs, match):
     tail = torch.zeros(4) if kwargs.get("tail") else None
     with pytest.raises(ValueError, match=match):
         time_varying_fir(x, h, kwargs.get("hop", 16), delay=kwargs.get("delay", 0), initial_tail=tail)
+
+
+def test_chunked_evaluation_matches_reference_and_gradcheck(monkeypatch):
+    """Large batches are processed in chunks of leading items; force tiny chunks here."""
+    from torchddsp.functional.fir import time_varying
+
+    monkeypatch.setattr(time_varying, "CHUNK_FRAMES", 5)          # 5 frames per chunk: one item at a time
+    rng = np.random.default_rng(12)
+    x, h = rng.standard_normal((2, 3, 50)), rng.standard_normal((2, 3, 7, 9))
+    out = time_varying_fir(torch.tensor(x), torch.tensor(h), 8, delay=4)
+    expected = np.stack([[reference(x[i, j], h[i, j], 8, 4) for j in range(3)] for i in range(2)])
+    assert_matches_reference(out, expected, atol=1e-12)
+    xs = torch.randn(2, 20, dtype=torch.float64, requires_grad=True)
+    hs = torch.randn(2, 3, 5, dtype=torch.float64, requires_grad=True)
+    check_gradcheck(lambda a, b: time_varying_fir(a, b, 8), [xs, hs])
+    check_gradcheck(lambda b: time_varying_fir(xs.detach(), b, 8), [hs])
+    check_gradcheck(lambda a: time_varying_fir(a, hs.detach(), 8, delay=2), [xs])
+
+
+def test_zero_phase_engine_gradients_including_the_design_matrix(monkeypatch):
+    """The window-design engine: gradients for signal, magnitudes and the (learnable-window) matrix."""
+    from torchddsp.functional.fir import time_varying
+    from torchddsp.functional.fir.window_design import _response_matrix_from_window, design_window
+
+    x = torch.randn(2, 20, dtype=torch.float64, requires_grad=True)
+    mags = torch.rand(2, 3, 5, dtype=torch.float64, requires_grad=True)
+    matrix = _response_matrix_from_window(design_window("hann", 7, dtype=torch.float64), 5,
+                                          time_varying.block_fft_size(8, 7)).requires_grad_()
+    for chunk in (4096, 3):
+        monkeypatch.setattr(time_varying, "CHUNK_FRAMES", chunk)
+        check_gradcheck(lambda a, m, A: time_varying.block_filter(a, (m, A), 8, 7, delay=3), [x, mags, matrix])
+    check_gradcheck(lambda m, A: time_varying.block_filter(x.detach()[0], (m, A), 8, 7), [mags, matrix])

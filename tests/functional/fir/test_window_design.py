@@ -207,3 +207,18 @@ def test_design_window_matches_numpy_and_checks_symmetry():
 def test_errors_name_the_argument(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_chunked_evaluation_matches_reference(monkeypatch):
+    from torchddsp.functional.fir import time_varying
+
+    monkeypatch.setattr(time_varying, "CHUNK_FRAMES", 7)           # two items per chunk, the last one alone
+    rng = np.random.default_rng(13)
+    x, mags = rng.uniform(-1, 1, (5, 60)), rng.uniform(0, 1, (5, 4, 9))
+    out = frequency_filter(torch.tensor(x), torch.tensor(mags), 16)
+    h = reference_ir(mags)
+    expected = np.stack([reference_filter(x[i], h[i], 16, 8) for i in range(5)])
+    assert_matches_reference(out, expected, atol=1e-13)
+    xs = torch.tensor(x[:3, :24], requires_grad=True)
+    ms = torch.tensor(mags[:3, :2, :5], requires_grad=True)
+    check_gradcheck(lambda a, m: frequency_filter(a, m, 16, window_size=7), [xs, ms])

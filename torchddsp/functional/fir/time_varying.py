@@ -37,27 +37,29 @@ def block_fft_size(hop_size: int, taps: int) -> int:
     return -(-(hop_size + taps - 1) // hop_size) * hop_size
 
 
-def _pieces_overlap_add(y: torch.Tensor, hop: int, offsets: list[int], n_blocks: int) -> torch.Tensor:
-    """Overlap-add ``y`` ``(..., F, P*hop)``: piece ``j`` of frame ``m`` lands on block ``m + offsets[j]``.
+CHUNK_FRAMES = 4096
+"""Frames processed together on the CPU, so that a chunk's intermediates (about 3 MiB of spectrum
+for 4096 frames at n_fft = 192) stay in cache between the FFTs, the product and the overlap-add."""
 
-    ``offsets`` is a permutation of ``0 .. P-1``; ``n_blocks = F + P - 1``.
-    """
+
+def _pieces_overlap_add(y: torch.Tensor, hop: int, offsets: list[int], out: torch.Tensor) -> torch.Tensor:
+    """Overlap-add ``y`` ``(..., F, P*hop)`` into ``out`` ``(..., F + P - 1, hop)``: piece ``j`` of frame
+    ``m`` lands on block ``m + offsets[j]`` (``offsets`` is a permutation of ``0 .. P-1``)."""
     *lead, frames, _ = y.shape
     pieces = y.reshape(*lead, frames, len(offsets), hop)
     base = offsets.index(0)
-    out = F.pad(pieces[..., base, :], (0, 0, 0, n_blocks - frames))     # the piece that starts at block 0
+    out[..., :frames, :].copy_(pieces[..., base, :])  # the piece that starts at block 0
+    out[..., frames:, :].zero_()
     for j, offset in enumerate(offsets):              # a loop over the P hop-sized slices, not frames
         if j != base:
             out[..., offset:offset + frames, :] += pieces[..., j, :]
-    return out.reshape(*lead, n_blocks * hop)
+    return out
 
 
 def _pieces_frame(d: torch.Tensor, hop: int, offsets: list[int], frames: int) -> torch.Tensor:
-    """Adjoint of :func:`_pieces_overlap_add`: ``(..., n_blocks*hop)`` -> ``(..., F, P*hop)``."""
-    *lead, total = d.shape
-    blocks = d.reshape(*lead, total // hop, hop)
-    pieces = torch.stack([blocks[..., o:o + frames, :] for o in offsets], dim=-2)
-    return pieces.reshape(*lead, frames, len(offsets) * hop)
+    """Adjoint of :func:`_pieces_overlap_add`: ``(..., F + P - 1, hop)`` -> ``(..., F, P*hop)``."""
+    pieces = torch.stack([d[..., o:o + frames, :] for o in offsets], dim=-2)
+    return pieces.reshape(*d.shape[:-2], frames, len(offsets) * hop)
 
 
 def _edge_weights(n_fft: int, dtype, device) -> torch.Tensor:
@@ -69,48 +71,100 @@ def _edge_weights(n_fft: int, dtype, device) -> torch.Tensor:
     return w
 
 
-def _spectrum(blocks: torch.Tensor, n_fft: int, lead_pad: int) -> torch.Tensor:
+def _spectrum(blocks: torch.Tensor, n_fft: int, lead_pad: int = 0) -> torch.Tensor:
     return torch.fft.rfft(F.pad(blocks, (lead_pad, 0)) if lead_pad else blocks, n_fft)
 
 
 def _multiply(spectrum: torch.Tensor, response: torch.Tensor) -> torch.Tensor:
     """``spectrum * response``, in place when the shapes allow (a fresh spectrum is ours to overwrite).
 
-    Writing into the spectrum avoids allocating (and page-faulting) another large buffer; the
-    backward pass recomputes the spectra it needs from the saved inputs instead.
+    Writing into the spectrum avoids allocating another large buffer (a real response is cast on
+    the fly, not copied); the backward pass recomputes the spectra it needs from the inputs.
     """
     if torch.broadcast_shapes(spectrum.shape, response.shape) != spectrum.shape:
         return spectrum * response
-    if response.is_complex():
-        return spectrum.mul_(response)
-    torch.view_as_real(spectrum).mul_(response.unsqueeze(-1))    # a real factor: no complex copy of it
-    return spectrum
+    return spectrum.mul_(response)
+
+
+def _chunks(blocks: torch.Tensor, filters: torch.Tensor):
+    """Split the leading dimensions into chunks of about ``CHUNK_FRAMES`` frames.
+
+    Yields ``(index, blocks_chunk, filters_chunk)`` with ``index`` a slice of the flattened leading
+    dimensions, or ``None`` (one chunk, the whole broadcast problem) when the leading dimensions
+    differ (broadcasting), there is a single item, or the tensors are not on the CPU (accelerators
+    prefer one large launch to cache-sized pieces).
+    """
+    lead = blocks.shape[:-2]
+    items = 1
+    for size in lead:
+        items *= size
+    if filters.shape[:-2] != lead or items < 2 or blocks.device.type != "cpu":
+        yield None, blocks, filters
+        return
+    step = max(1, CHUNK_FRAMES // max(1, blocks.shape[-2]))
+    flat_blocks = blocks.reshape(items, *blocks.shape[-2:])
+    flat_filters = filters.reshape(items, *filters.shape[-2:])
+    for i in range(0, items, step):                   # a handful of batch chunks, each thousands of frames
+        yield slice(i, i + step), flat_blocks[i:i + step], flat_filters[i:i + step]
+
+
+def _output_buffer(blocks, filters, n_blocks, hop):
+    lead = torch.broadcast_shapes(blocks.shape[:-2], filters.shape[:-2])
+    return blocks.new_empty(*lead, n_blocks, hop)
+
+
+def _view_flat(t: torch.Tensor, index, lead_dims: int) -> torch.Tensor:
+    """``t``'s rows ``index`` of its flattened leading dimensions (or ``t`` when ``index`` is None)."""
+    if index is None:
+        return t
+    return t.reshape(-1, *t.shape[lead_dims:])[index]
 
 
 class _ImpulseResponseFilter(torch.autograd.Function):
     """Blocks ``(..., F, H)`` convolved with impulse responses ``(..., F, L)``, overlap-added
-    causally into ``(..., (F + P - 1) * H)``. The gradients are correlations."""
+    causally into ``(..., F + P - 1, H)``. The gradients are correlations."""
 
     @staticmethod
     def forward(ctx, blocks, irs, n_fft, hop, n_blocks):
-        y = torch.fft.irfft(_multiply(torch.fft.rfft(blocks, n_fft), torch.fft.rfft(irs, n_fft)), n_fft)
-        ctx.save_for_backward(blocks if ctx.needs_input_grad[1] else None, irs if ctx.needs_input_grad[0] else None)
-        ctx.config = (n_fft, hop, blocks.shape, irs.shape)
-        return _pieces_overlap_add(y, hop, list(range(n_fft // hop)), n_blocks)
+        offsets = list(range(n_fft // hop))
+        out = _output_buffer(blocks, irs, n_blocks, hop)
+        for index, b, h in _chunks(blocks, irs):
+            y = torch.fft.irfft(_multiply(_spectrum(b, n_fft), _spectrum(h, n_fft)), n_fft)
+            _pieces_overlap_add(y, hop, offsets, _view_flat(out, index, out.dim() - 2))
+        ctx.save_for_backward(blocks, irs)
+        ctx.config = (n_fft, hop)
+        return out
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out):
         blocks, irs = ctx.saved_tensors
-        n_fft, hop, blocks_shape, irs_shape = ctx.config
-        grad = torch.fft.rfft(_pieces_frame(grad_out, hop, list(range(n_fft // hop)), blocks_shape[-2]))
-        grad_blocks = grad_irs = None
-        if ctx.needs_input_grad[0]:                   # correlation with the impulse response
-            kernel = torch.fft.rfft(irs, n_fft).conj()
-            grad_blocks = torch.fft.irfft(grad * kernel, n_fft)[..., :blocks_shape[-1]].sum_to_size(blocks_shape)
-        if ctx.needs_input_grad[1]:                   # correlation with the block
-            kernel = torch.fft.rfft(blocks, n_fft).conj()
-            grad_irs = torch.fft.irfft(grad * kernel, n_fft)[..., :irs_shape[-1]].sum_to_size(irs_shape)
+        n_fft, hop = ctx.config
+        offsets = list(range(n_fft // hop))
+        frames, width, taps = blocks.shape[-2], blocks.shape[-1], irs.shape[-1]
+        chunks = list(_chunks(blocks, irs))
+        if chunks[0][0] is None:                      # one chunk, possibly broadcasting: reduce afterwards
+            grad_blocks = grad_irs = None
+            grad = _spectrum(_pieces_frame(grad_out, hop, offsets, frames), n_fft)
+            if ctx.needs_input_grad[0]:
+                grad_blocks = torch.fft.irfft(grad * _spectrum(irs, n_fft).conj(), n_fft)[..., :width]
+                grad_blocks = grad_blocks.sum_to_size(blocks.shape)
+            if ctx.needs_input_grad[1]:
+                grad_irs = torch.fft.irfft(grad * _spectrum(blocks, n_fft).conj(), n_fft)[..., :taps]
+                grad_irs = grad_irs.sum_to_size(irs.shape)
+            return grad_blocks, grad_irs, None, None, None
+        grad_blocks = blocks.new_empty(blocks.shape) if ctx.needs_input_grad[0] else None
+        grad_irs = irs.new_empty(irs.shape) if ctx.needs_input_grad[1] else None
+        lead_dims = grad_out.dim() - 2
+        flat_grad = grad_out.reshape(-1, *grad_out.shape[-2:])          # materialised once, not per chunk
+        for index, b, h in chunks:
+            grad = _spectrum(_pieces_frame(flat_grad[index], hop, offsets, frames), n_fft)
+            if ctx.needs_input_grad[0]:               # correlation with the impulse response
+                kernel = _spectrum(h, n_fft).conj()
+                _view_flat(grad_blocks, index, lead_dims).copy_(torch.fft.irfft(grad * kernel, n_fft)[..., :width])
+            if ctx.needs_input_grad[1]:               # correlation with the block (grad is no longer needed)
+                product = grad.mul_(_spectrum(b, n_fft).conj())
+                _view_flat(grad_irs, index, lead_dims).copy_(torch.fft.irfft(product, n_fft)[..., :taps])
         return grad_blocks, grad_irs, None, None, None
 
 
@@ -118,43 +172,67 @@ class _ZeroPhaseFilter(torch.autograd.Function):
     """Blocks ``(..., F, H)`` filtered by real zero-phase responses ``G = magnitudes @ matrix``
     ``(..., F, n_fft // 2 + 1)``. The output of block ``m`` occupies times ``-c .. H + L - 2 - c``
     around the block (``c = lead_pad + shift * H``); ``offsets`` place its hop-sized pieces so that
-    the result is the causal filter's output ``(..., (F + P - 1) * H)``.
+    the result is the causal filter's output ``(..., F + P - 1, H)``.
 
     With ``y = irfft(X G)`` and ``R = rfft(dy)``: ``dG_k = s_k / n * Re(X_k conj(R_k))`` and, ``G``
     being real and even, ``dx = irfft(R G)``."""
 
     @staticmethod
     def forward(ctx, blocks, magnitudes, matrix, n_fft, hop, lead_pad, offsets, n_blocks):
-        response = magnitudes @ matrix
-        y = torch.fft.irfft(_multiply(_spectrum(blocks, n_fft, lead_pad), response), n_fft)
-        need_spectrum = ctx.needs_input_grad[1] or ctx.needs_input_grad[2]
-        ctx.save_for_backward(blocks if need_spectrum else None, response if ctx.needs_input_grad[0] else None,
-                              magnitudes if ctx.needs_input_grad[2] else None,
-                              matrix if ctx.needs_input_grad[1] else None)
-        ctx.config = (n_fft, hop, lead_pad, offsets, blocks.shape, magnitudes.shape)
-        return _pieces_overlap_add(y, hop, offsets, n_blocks)
+        out = _output_buffer(blocks, magnitudes, n_blocks, hop)
+        for index, b, m in _chunks(blocks, magnitudes):
+            y = torch.fft.irfft(_multiply(_spectrum(b, n_fft, lead_pad), m @ matrix), n_fft)
+            _pieces_overlap_add(y, hop, offsets, _view_flat(out, index, out.dim() - 2))
+        ctx.save_for_backward(blocks, magnitudes, matrix)
+        ctx.config = (n_fft, hop, lead_pad, offsets)
+        return out
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out):
-        blocks, response, magnitudes, matrix = ctx.saved_tensors
-        n_fft, hop, lead_pad, offsets, blocks_shape, magnitudes_shape = ctx.config
-        grad = torch.fft.rfft(_pieces_frame(grad_out, hop, offsets, blocks_shape[-2]))
+        blocks, magnitudes, matrix = ctx.saved_tensors
+        n_fft, hop, lead_pad, offsets = ctx.config
+        frames, width = blocks.shape[-2], blocks.shape[-1]
+        need_x, need_m, need_a = ctx.needs_input_grad[:3]
+        weighted = matrix * _edge_weights(n_fft, matrix.dtype, matrix.device)   # (n_bands, bins)
+
+        def block_grad(grad, m):                      # correlation with the symmetric response
+            return torch.fft.irfft(grad * (m @ matrix), n_fft)[..., lead_pad:lead_pad + width]
+
+        def cross(grad, b):                           # Re(X conj(R)), (..., F, bins)
+            return _multiply(_spectrum(b, n_fft, lead_pad), grad.conj()).real
+
+        chunks = list(_chunks(blocks, magnitudes))
         grad_blocks = grad_magnitudes = grad_matrix = None
-        if ctx.needs_input_grad[0]:
-            grad_blocks = torch.fft.irfft(grad * response, n_fft)[..., lead_pad:lead_pad + blocks_shape[-1]]
-            grad_blocks = grad_blocks.sum_to_size(blocks_shape)
-        if ctx.needs_input_grad[1] or ctx.needs_input_grad[2]:
-            x = torch.view_as_real(_spectrum(blocks, n_fft, lead_pad))
-            r = torch.view_as_real(grad)
-            raw = torch.addcmul(x[..., 0] * r[..., 0], x[..., 1], r[..., 1])     # Re(X conj(R))
-            raw = raw.sum_to_size(*magnitudes_shape[:-1], raw.shape[-1])
-            weights = _edge_weights(n_fft, raw.dtype, raw.device)
-            if ctx.needs_input_grad[1]:
-                grad_magnitudes = raw @ (matrix * weights).transpose(0, 1)
-            if ctx.needs_input_grad[2]:
-                grad_matrix = magnitudes.reshape(-1, magnitudes.shape[-1]).transpose(0, 1) @ \
-                    (raw * weights).reshape(-1, raw.shape[-1])
+        if chunks[0][0] is None:                      # one chunk, possibly broadcasting
+            grad = _spectrum(_pieces_frame(grad_out, hop, offsets, frames), n_fft)
+            if need_x:
+                grad_blocks = block_grad(grad, magnitudes).sum_to_size(blocks.shape)
+            if need_m or need_a:
+                raw = cross(grad, blocks).sum_to_size(*magnitudes.shape[:-1], grad.shape[-1])
+                if need_m:
+                    grad_magnitudes = raw @ weighted.transpose(0, 1)
+                if need_a:
+                    grad_matrix = (magnitudes.reshape(-1, magnitudes.shape[-1]).transpose(0, 1)
+                                   @ raw.reshape(-1, raw.shape[-1])) * _edge_weights(n_fft, raw.dtype, raw.device)
+            return grad_blocks, grad_magnitudes, grad_matrix, None, None, None, None, None
+        lead_dims = grad_out.dim() - 2
+        grad_blocks = blocks.new_empty(blocks.shape) if need_x else None
+        grad_magnitudes = magnitudes.new_empty(magnitudes.shape) if need_m else None
+        grad_matrix = torch.zeros_like(matrix) if need_a else None
+        flat_grad = grad_out.reshape(-1, *grad_out.shape[-2:])          # materialised once, not per chunk
+        for index, b, m in chunks:
+            grad = _spectrum(_pieces_frame(flat_grad[index], hop, offsets, frames), n_fft)
+            if need_x:
+                _view_flat(grad_blocks, index, lead_dims).copy_(block_grad(grad, m))
+            if need_m or need_a:
+                raw = cross(grad, b)
+                if need_m:
+                    torch.matmul(raw, weighted.transpose(0, 1), out=_view_flat(grad_magnitudes, index, lead_dims))
+                if need_a:
+                    grad_matrix += m.reshape(-1, m.shape[-1]).transpose(0, 1) @ raw.reshape(-1, raw.shape[-1])
+        if need_a:
+            grad_matrix = grad_matrix * _edge_weights(n_fft, matrix.dtype, matrix.device)
         return grad_blocks, grad_magnitudes, grad_matrix, None, None, None, None, None
 
 
@@ -209,6 +287,7 @@ def block_filter(signal: torch.Tensor, filters, hop_size: int, taps: int, *, del
                                          offsets, frames + pieces - 1)
         else:
             out = _ImpulseResponseFilter.apply(blocks, filters.to(dtype), n_fft, hop, frames + pieces - 1)
+        out = out.reshape(*out.shape[:-2], -1)
     if tail_in is not None:
         size = tail_in.shape[-1]
         if size > out.shape[-1]:
