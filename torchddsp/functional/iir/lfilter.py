@@ -61,7 +61,7 @@ def _fir_varying(x: torch.Tensor, b: torch.Tensor, past: torch.Tensor | None, ho
     """``v[n] = sum_j b[n // hop, j] x[n - j]``; ``x`` before the start from ``past`` (most recent first) or 0.
 
     ``b`` is ``(..., frames, M+1)``; each term is a shifted ``x`` times its coefficient, held
-    over the frame by a reshape (no per-sample copy of ``b``).
+    over the frame by a reshape (no per-sample copy of ``b``), accumulated in place.
     """
     time = x.shape[-1]
     taps = b.shape[-1]
@@ -70,13 +70,25 @@ def _fir_varying(x: torch.Tensor, b: torch.Tensor, past: torch.Tensor | None, ho
         extended = F.pad(x, (taps - 1, 0))
     else:
         extended = torch.cat([past.flip(-1), x], dim=-1)          # oldest first
-    lead = torch.broadcast_shapes(x.shape[:-1], b.shape[:-2])
     v = None
     for j in range(taps):
         shifted = extended[..., taps - 1 - j:taps - 1 - j + time]
-        term = (shifted.reshape(*shifted.shape[:-1], frames, hop) * b[..., j:j + 1]).reshape(*lead, time)
-        v = term if v is None else v + term
-    return v
+        if hop == 1:                                  # per sample: no trailing frame axis (faster kernels)
+            coeff = b[..., j]
+        else:
+            shifted = shifted.reshape(*shifted.shape[:-1], frames, hop)
+            coeff = b[..., j:j + 1]
+        v = shifted * coeff if v is None else v.addcmul_(shifted, coeff)      # in place: no new buffer
+    return v if hop == 1 else v.reshape(*v.shape[:-2], time)
+
+
+def _hold_scale(v: torch.Tensor, scale: torch.Tensor, hop: int) -> torch.Tensor:
+    """``v[..., n] * scale[..., n // hop, 0]`` (``scale`` ``(..., frames, 1)`` held over each frame)."""
+    time = v.shape[-1]
+    if hop == 1:
+        return v * scale[..., 0]
+    out = v.reshape(*v.shape[:-1], scale.shape[-2], hop) * scale
+    return out.reshape(*out.shape[:-2], time)
 
 
 def lfilter(b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, zi: torch.Tensor | None = None, *,
@@ -111,26 +123,28 @@ def lfilter(b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, zi: torch.Tensor 
     varying = a_varying or b_varying
     if bool((a[..., 0].detach() == 0).any()):
         raise ValueError("a: expected a nonzero leading coefficient a[..., 0], received 0")
+    inv_a0 = a[..., :1].reciprocal()
     if varying:
-        # Bring both to one frame grid: fixed coefficients become one frame, broadcast below.
-        hops = {name: frames_hop(name, coeffs.shape[-2], time)
-                for name, coeffs, flag in (("b", b, b_varying), ("a", a, a_varying)) if flag}
-        if b_varying and a_varying and b.shape[-2] != a.shape[-2]:      # different grids: per sample
-            b = b.repeat_interleave(hops["b"], dim=-2) if hops["b"] > 1 else b
-            a = a.repeat_interleave(hops["a"], dim=-2) if hops["a"] > 1 else a
+        # Each keeps its own frame grid (fixed coefficients become one frame of `time` samples).
+        for name, coeffs, flag in (("b", b, b_varying), ("a", a, a_varying)):
+            if flag:
+                frames_hop(name, coeffs.shape[-2], time)
         b = b if b_varying else b.unsqueeze(-2)
         a = a if a_varying else a.unsqueeze(-2)
+        inv_a0 = inv_a0 if a_varying else inv_a0.unsqueeze(-2)
     coeff_dims = 2 if varying else 1
     try:
         torch.broadcast_shapes(x.shape[:-1], b.shape[:-coeff_dims], a.shape[:-coeff_dims])
     except RuntimeError:
         raise ValueError(f"b, a, x: leading dimensions {tuple(b.shape[:-coeff_dims])}, "
                          f"{tuple(a.shape[:-coeff_dims])}, {tuple(x.shape[:-1])} do not broadcast") from None
-    b, a = b / a[..., :1], a[..., 1:] / a[..., :1]
     if varying:
-        frames = max(b.shape[-2], a.shape[-2])
-        a = a.expand(*a.shape[:-2], frames, a.shape[-1])
-        hop = time // frames if frames else 1
+        # 1 / a0 scales the FIR output and the denominator: a (..., frames, N+1) pass, not b's and a's.
+        a = a[..., 1:] * inv_a0
+        hop_b = time // b.shape[-2] if time else 1
+        hop = time // a.shape[-2] if time else 1
+    else:
+        b, a = b / a[..., :1], a[..., 1:] / a[..., :1]
     n_b, n_a = b.shape[-1] - 1, a.shape[-1]
     state = n_b + n_a if varying else max(n_b, n_a)
     shapes = [x.shape[:-1], b.shape[:-coeff_dims], a.shape[:-coeff_dims]]
@@ -179,7 +193,8 @@ def lfilter(b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, zi: torch.Tensor 
     if time == 0:
         v = x.to(dtype) + 0 * b.sum()
     else:
-        v = _fir_varying(x.to(dtype), b.to(dtype), past_x, hop)                  # (*lead', time)
+        v = _fir_varying(x.to(dtype), b.to(dtype), past_x, hop_b)                # (*lead', time)
+        v = _hold_scale(v, inv_a0.to(dtype), hop)
     vb = flatten_batch(v, lead, batch, 1, dtype)
     ab = flatten_batch(a, lead, batch, 2, dtype)
     if zi is not None and n_a > 0 and time > 0:
