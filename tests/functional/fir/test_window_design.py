@@ -222,3 +222,12 @@ def test_chunked_evaluation_matches_reference(monkeypatch):
     xs = torch.tensor(x[:3, :24], requires_grad=True)
     ms = torch.tensor(mags[:3, :2, :5], requires_grad=True)
     check_gradcheck(lambda a, m: frequency_filter(a, m, 16, window_size=7), [xs, ms])
+
+
+def test_backward_twice_with_retained_graph_gives_the_same_gradient():
+    x, mags = torch.randn(3, 200, dtype=torch.float64), torch.rand(3, 13, 9, dtype=torch.float64, requires_grad=True)
+    y = frequency_filter(x, mags, 16)
+    g = torch.randn_like(y)
+    first, = torch.autograd.grad(y, mags, g, retain_graph=True)
+    second, = torch.autograd.grad(y, mags, g)
+    torch.testing.assert_close(first, second, rtol=0, atol=0)

@@ -13,8 +13,10 @@ So the filter applied to each input sample is exactly the impulse response of it
 
 Each block convolution is one real FFT of size ``P * H`` with ``P = ceil((H + L - 1) / H)``
 (e.g. 192 points for ``H = 64``, ``L = 128``), and the overlap-add adds ``P`` hop-sized slices.
-Gradients are computed analytically (the adjoint of a convolution is a correlation); the forward
-pass keeps no spectra (the backward pass recomputes the one it needs), which saves memory and time. Second derivatives are not
+Gradients are computed analytically (the adjoint of a convolution is a correlation), from
+spectra (the window-design path keeps the signal's spectrum when the magnitudes need a gradient;
+the generic path recomputes the spectra it needs), so no framed time-domain intermediates are
+stored. Large batches are processed in cache-sized chunks on the CPU. Second derivatives are not
 supported (double backward raises an error rather than returning a wrong value).
 
 Alignment. The full output has ``F * H + L - 1`` samples for ``F`` frames; the returned signal is
@@ -180,9 +182,18 @@ class _ZeroPhaseFilter(torch.autograd.Function):
     @staticmethod
     def forward(ctx, blocks, magnitudes, matrix, n_fft, hop, lead_pad, offsets, n_blocks):
         out = _output_buffer(blocks, magnitudes, n_blocks, hop)
+        keep = ctx.needs_input_grad[1] or ctx.needs_input_grad[2]    # the backward pass needs X
+        spectra = []
         for index, b, m in _chunks(blocks, magnitudes):
-            y = torch.fft.irfft(_multiply(_spectrum(b, n_fft, lead_pad), m @ matrix), n_fft)
-            _pieces_overlap_add(y, hop, offsets, _view_flat(out, index, out.dim() - 2))
+            spectrum = _spectrum(b, n_fft, lead_pad)
+            response = m @ matrix
+            if keep:                                  # keep X (12 MiB for W2) rather than recompute it
+                spectra.append(spectrum)
+                product = spectrum * response
+            else:
+                product = _multiply(spectrum, response)
+            _pieces_overlap_add(torch.fft.irfft(product, n_fft), hop, offsets, _view_flat(out, index, out.dim() - 2))
+        ctx.spectra = spectra
         ctx.save_for_backward(blocks, magnitudes, matrix)
         ctx.config = (n_fft, hop, lead_pad, offsets)
         return out
@@ -199,8 +210,10 @@ class _ZeroPhaseFilter(torch.autograd.Function):
         def block_grad(grad, m):                      # correlation with the symmetric response
             return torch.fft.irfft(grad * (m @ matrix), n_fft)[..., lead_pad:lead_pad + width]
 
-        def cross(grad, b):                           # Re(X conj(R)), (..., F, bins)
-            return _multiply(_spectrum(b, n_fft, lead_pad), grad.conj()).real
+        spectra = ctx.spectra
+
+        def cross(grad, k):                           # Re(X conj(R)) = Re(conj(X) R), (..., F, bins)
+            return grad.mul_(spectra[k].conj()).real  # overwrites grad, which is not used afterwards
 
         chunks = list(_chunks(blocks, magnitudes))
         grad_blocks = grad_magnitudes = grad_matrix = None
@@ -209,7 +222,7 @@ class _ZeroPhaseFilter(torch.autograd.Function):
             if need_x:
                 grad_blocks = block_grad(grad, magnitudes).sum_to_size(blocks.shape)
             if need_m or need_a:
-                raw = cross(grad, blocks).sum_to_size(*magnitudes.shape[:-1], grad.shape[-1])
+                raw = cross(grad, 0).sum_to_size(*magnitudes.shape[:-1], grad.shape[-1])
                 if need_m:
                     grad_magnitudes = raw @ weighted.transpose(0, 1)
                 if need_a:
@@ -221,12 +234,12 @@ class _ZeroPhaseFilter(torch.autograd.Function):
         grad_magnitudes = magnitudes.new_empty(magnitudes.shape) if need_m else None
         grad_matrix = torch.zeros_like(matrix) if need_a else None
         flat_grad = grad_out.reshape(-1, *grad_out.shape[-2:])          # materialised once, not per chunk
-        for index, b, m in chunks:
+        for k, (index, b, m) in enumerate(chunks):
             grad = _spectrum(_pieces_frame(flat_grad[index], hop, offsets, frames), n_fft)
             if need_x:
                 _view_flat(grad_blocks, index, lead_dims).copy_(block_grad(grad, m))
             if need_m or need_a:
-                raw = cross(grad, b)
+                raw = cross(grad, k)
                 if need_m:
                     torch.matmul(raw, weighted.transpose(0, 1), out=_view_flat(grad_magnitudes, index, lead_dims))
                 if need_a:
