@@ -350,6 +350,8 @@ def ltv_forward(v, a, order, hop, head, y):
     rest = max(order - 4, 0)
     heads = head.shape[1]
     dt = y.dtype.type
+    i1, i2, i3 = min(1, order - 1), min(2, order - 1), min(3, order - 1)      # order >= 1 here
+    m1, m2, m3 = dt(order > 1), dt(order > 2), dt(order > 3)
     for row in range(batch):
         vr = _pick(v, row)
         ar = _pick(a, row)
@@ -372,10 +374,10 @@ def ltv_forward(v, a, order, hop, head, y):
                 else:
                     for i in range(4, n):
                         acc -= ar[base + i] * yr[n - 1 - i]
-            c0 = ar[base] if order > 0 else dt(0)
-            c1 = ar[base + 1] if order > 1 else dt(0)
-            c2 = ar[base + 2] if order > 2 else dt(0)
-            c3 = ar[base + 3] if order > 3 else dt(0)
+            c0 = ar[base]
+            c1 = ar[base + i1] * m1          # branch-free: masks are 0 past the order
+            c2 = ar[base + i2] * m2
+            c3 = ar[base + i3] * m3
             acc = acc - c3 * y4 - c2 * y3 - c1 * y2
             yn = acc - c0 * y1
             y4 = y3
@@ -390,83 +392,81 @@ def ltv_forward(v, a, order, hop, head, y):
 
 
 @njit(**_KERNEL)
-def _ltv_back_span(gr, coef, origin, order, lo, hi, time, u, u1, u2, u3, u4):
-    """``u[n] = g[n] - sum_i c[n + 1 + i, i] u[n + 1 + i]`` for ``n = hi - 1 .. lo``.
+def _ltv_adjoint(gr, ar, order, hop, u, pending):
+    """``u[n] = g[n] - sum_i a[(n+1+i) // hop, i] u[n+1+i]`` for one row, in scatter form.
 
-    The per-sample coefficient row of sample ``m`` is ``coef[(m - origin) * order:][:order]``
-    (tap ``i`` of step ``n`` is then a stride of ``order + 1`` away from tap ``i - 1``);
-    ``u1 .. u4`` hold ``u[hi] .. u[hi + 3]`` and are returned updated.
+    Every step reads one contiguous coefficient row, ``a[m // hop]``: once ``u[m]`` is known,
+    ``-a[m, i] u[m]`` is added to the pending sum of ``u[m - 1 - i]``. The sums of the four
+    nearest samples stay in registers (``q1 .. q4``; the newest term enters last, so the
+    critical path is one multiply-add per step); the farther ones accumulate in ``pending``
+    (``pending[k + order]``, zero on entry), one vector update per step.
     """
-    dt = u.dtype.type
-    for n in range(hi - 1, lo - 1, -1):
-        ahead = time - 1 - n                           # samples after n
-        base = (n + 1 - origin) * order                # row of sample n + 1, tap 0
-        acc = gr[n]
-        c0 = coef[base] if ahead > 0 and order > 0 else dt(0)
-        c1 = coef[base + order + 1] if ahead > 1 and order > 1 else dt(0)
-        c2 = coef[base + 2 * (order + 1)] if ahead > 2 and order > 2 else dt(0)
-        c3 = coef[base + 3 * (order + 1)] if ahead > 3 and order > 3 else dt(0)
-        top = min(order, ahead)
-        if top > 4:
-            acc -= _dot_stride(coef, base + 4 * (order + 1), order + 1, u, n + 5, top - 4)
-        acc = acc - c3 * u4 - c2 * u3 - c1 * u2
-        un = acc - c0 * u1
-        u4 = u3
-        u3 = u2
-        u2 = u1
-        u1 = un
-        u[n] = un
-    return u1, u2, u3, u4
+    time = gr.shape[0]
+    rest = max(order - 4, 0)
+    dt = gr.dtype.type
+    i1, i2, i3 = min(1, order - 1), min(2, order - 1), min(3, order - 1)      # order >= 1 here
+    m1, m2, m3 = dt(order > 1), dt(order > 2), dt(order > 3)
+    q1 = dt(0)
+    q2 = dt(0)
+    q3 = dt(0)
+    q4 = dt(0)
+    c0 = dt(0)
+    un = dt(0)
+    frame = (time - 1) // hop
+    count = (time - 1) % hop                 # position of sample m in its frame
+    for m in range(time - 1, -1, -1):
+        un = (gr[m] + pending[m + order] + q1) - c0 * un
+        u[m] = un
+        base = frame * order
+        c0 = ar[base]
+        c1 = ar[base + i1] * m1              # branch-free: the masks are 0 past the order
+        c2 = ar[base + i2] * m2
+        c3 = ar[base + i3] * m3
+        q1 = q2
+        q2 = q3 - c1 * un
+        q3 = q4 - c2 * un
+        q4 = -c3 * un
+        if rest > 0:                         # pending[m - 1 - i + order] -= a[m, i] u[m], i = 4 .. p-1
+            _axpy_rev(-un, ar, base + order - 1, pending, m, rest)
+        if count == 0:
+            count = hop - 1
+            frame -= 1
+        else:
+            count -= 1
 
 
 @njit(**_KERNEL)
 def ltv_backward(g, y, a, order, hop, gv, ga, ghead):
     """Gradients of ``ltv_forward`` for the output gradient ``g`` ``(B, T)``.
 
-    ``u[n] = g[n] - sum_i a[(n+1+i) // hop, i] u[n+1+i]`` written to ``gv``;
+    ``u[n] = g[n] - sum_i a[(n+1+i) // hop, i] u[n+1+i]`` written to ``gv`` (``_ltv_adjoint``);
     ``ga[f, i] = -sum_{n in frame f} u[n] y[n-1-i]`` (``(B, F * p)``, flat like ``a``);
-    ``ghead[k] = u[k]``. Frame-rate coefficients are expanded to one row per sample over
-    cache-sized tiles (contiguous row copies), so every ``hop`` runs the per-sample loop.
-    A ``ga`` of width 0 skips the coefficient gradient (and its memory traffic).
+    ``ghead[k] = u[k]``. A ``ga`` of width 0 skips the coefficient gradient (and its memory
+    traffic).
     """
     batch, time = g.shape
     heads = ghead.shape[1]
     dt = g.dtype.type
-    tile_len = _CHUNK
-    tile = np.empty((tile_len + order) * order if hop > 1 else 1, dtype=g.dtype)
     want_ga = ga.shape[1] > 0
+    pending = np.empty(time + order, dtype=g.dtype)
     for row in range(batch):
-        gr = g[row]
-        yr = y[row]
-        ar = _pick(a, row)
         u = gv[row]
-        gar = ga[row if want_ga else 0]
-        u1 = dt(0)
-        u2 = dt(0)
-        u3 = dt(0)
-        u4 = dt(0)
-        if hop == 1:
-            u1, u2, u3, u4 = _ltv_back_span(gr, ar, 0, order, 0, time, time, u, u1, u2, u3, u4)
-            for n in range(time if want_ga else 0):
-                taps = min(order, n)                   # taps reaching y[0 ..]; earlier outputs are zero
-                if taps > 0:
-                    _scale_rev(-u[n], yr, n - 1, gar, n * order, taps)
-                for i in range(taps, order):
-                    gar[n * order + i] = 0
-        else:
-            for k in range(gar.shape[0]):
-                gar[k] = 0
-            hi = time
-            while hi > 0:
-                lo = max(hi - tile_len, 0)
-                # rows of samples lo + 1 .. min(hi + order, time) - 1, one copy of the frame's row each
-                for m in range(lo + 1, min(hi + order, time)):
-                    _scale(dt(1), ar, (m // hop) * order, tile, (m - lo - 1) * order, order)
-                u1, u2, u3, u4 = _ltv_back_span(gr, tile, lo + 1, order, lo, hi, time, u, u1, u2, u3, u4)
-                for n in range(lo, hi if want_ga else lo):
-                    taps = min(order, n)
+        pending[:] = 0
+        if time > 0:
+            _ltv_adjoint(g[row], _pick(a, row), order, hop, u, pending)
+        if want_ga:
+            yr = y[row]
+            gar = ga[row]
+            if hop == 1:
+                for m in range(time):
+                    taps = min(order, m)     # taps reaching y[0 ..]; earlier outputs are zero
                     if taps > 0:
-                        _axpy_rev(-u[n], yr, n - 1, gar, (n // hop) * order, taps)
-                hi = lo
+                        _scale_rev(-u[m], yr, m - 1, gar, m * order, taps)
+                    for i in range(taps, order):
+                        gar[m * order + i] = 0
+            else:
+                gar[:] = 0
+                for m in range(1, time):
+                    _axpy_rev(-u[m], yr, m - 1, gar, (m // hop) * order, min(order, m))
         for k in range(heads):
             ghead[row, k] = u[k] if k < time else dt(0)

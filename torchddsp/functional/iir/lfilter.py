@@ -139,7 +139,7 @@ def lfilter(b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, zi: torch.Tensor 
         raise ValueError(f"b, a, x: leading dimensions {tuple(b.shape[:-coeff_dims])}, "
                          f"{tuple(a.shape[:-coeff_dims])}, {tuple(x.shape[:-1])} do not broadcast") from None
     if varying:
-        # 1 / a0 scales the FIR output and the denominator: a (..., frames, N+1) pass, not b's and a's.
+        # Normalise by a0 on a's own grid: the denominator here, the FIR output below (one pass each).
         a = a[..., 1:] * inv_a0
         hop_b = time // b.shape[-2] if time else 1
         hop = time // a.shape[-2] if time else 1
