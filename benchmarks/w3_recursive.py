@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import math
 import sys
 import warnings
 from pathlib import Path

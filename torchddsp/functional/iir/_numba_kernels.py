@@ -18,8 +18,13 @@ How the recursion is kept fast (a sequential loop is latency-bound, not arithmet
 - the four most recent outputs stay in registers (``y1 .. y4``) and the newest one enters
   last, so the critical path from ``y[n - 1]`` to ``y[n]`` is a single fused multiply-add;
   the older taps are a vectorised dot product over values stored at least four steps earlier
-  (no store-to-load forwarding stall on the critical path). Orders up to 4 (biquads,
-  first-order sections) need no memory taps at all;
+  (no store-to-load forwarding stall on the critical path);
+- orders up to 4 (biquads, first-order sections) need no memory taps at all, and the LTI
+  kernels then run four batch rows interleaved, so four independent chains share the FMA
+  units (numba's SLP vectoriser is off, so the lanes are written out by hand);
+- the time-varying backward runs in scatter form: each step reads one contiguous
+  coefficient row and adds its contributions to the pending sums of earlier samples, instead
+  of gathering a diagonal of the coefficient array (strided, several times slower);
 - the recursion kernels allow only FMA contraction (``fastmath={"contract"}``): reassociating
   the final subtraction would lengthen the critical path. The dot-product helpers allow
   reassociation so LLVM can vectorise them; they are separate functions, so their flags stay
@@ -58,27 +63,6 @@ def _dot_rev(c, co, v, vo, n):
     for k in range(n):
         s += c[np.uint64(co + k)] * v[np.uint64(vo - k)]
     return s
-
-
-@njit(**_HELPER)
-def _dot_stride(c, co, stride, v, vo, n):
-    """``sum_k c[co + k * stride] * v[vo + k]`` with four partial sums (a strided gather)."""
-    z = c.dtype.type(0)
-    s0 = z
-    s1 = z
-    s2 = z
-    s3 = z
-    k = 0
-    while k + 4 <= n:
-        s0 += c[np.uint64(co + k * stride)] * v[np.uint64(vo + k)]
-        s1 += c[np.uint64(co + (k + 1) * stride)] * v[np.uint64(vo + k + 1)]
-        s2 += c[np.uint64(co + (k + 2) * stride)] * v[np.uint64(vo + k + 2)]
-        s3 += c[np.uint64(co + (k + 3) * stride)] * v[np.uint64(vo + k + 3)]
-        k += 4
-    while k < n:
-        s0 += c[np.uint64(co + k * stride)] * v[np.uint64(vo + k)]
-        k += 1
-    return (s0 + s1) + (s2 + s3)
 
 
 @njit(**_HELPER)
