@@ -200,8 +200,8 @@ def test_any_raw_output_gives_strictly_stable_filter_and_finite_training(kind, v
     b, a = build(kind, raw)
     radius = max_pole_radius(a)
     assert radius < 1.0, f"{kind}: pole radius {radius!r} from raw values {values}"
-    if double:
-        assert radius <= DEFAULT_MAX_RADIUS * (1 + 1e-9)
+    if double:   # np.roots resolves a (near-)double pole only to ~sqrt(eps) = 1.5e-8
+        assert radius <= DEFAULT_MAX_RADIUS * (1 + 1e-7)
     x = NOISE.to(dtype).expand(BATCH, -1)
     leaf = raw.clone().requires_grad_()
     check_finite_gradients(lambda r: lfilter(*build(kind, r), x), [leaf])
