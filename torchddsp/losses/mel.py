@@ -1,26 +1,7 @@
 r"""The mel-scaled multi-resolution STFT loss (the filterbank lives in ``torchddsp.functional.mel``).
 
-Mel scales (``mel_scale``):
 
-* ``"slaney"`` (default; Slaney's Auditory Toolbox, librosa's default ``htk=False``): linear below
-  1 kHz, logarithmic above,
-
-  .. math:: m(f) = \begin{cases} 3f/200 & f < 1000\\ 15 + 27\,\ln(f/1000)/\ln 6.4 & f \ge 1000\end{cases}
-
-* ``"htk"`` (O'Shaughnessy 1987, HTK): :math:`m(f) = 2595\log_{10}(1 + f/700)`.
-
-Filterbank. ``n_mels + 2`` points equally spaced in mel between ``f_min`` and ``f_max`` are mapped
-back to Hz, :math:`f_0 < \dots < f_{M+1}`; filter :math:`i` is the triangle through
-:math:`(f_i, 0), (f_{i+1}, 1), (f_{i+2}, 0)`, linear in Hz, sampled at the rfft bin frequencies
-:math:`k\,sr/n_{fft}`:
-
-.. math::
-    W_{ik} = \max\!\Big(0, \min\Big(\frac{f_k - f_i}{f_{i+1} - f_i},
-    \frac{f_{i+2} - f_k}{f_{i+2} - f_{i+1}}\Big)\Big)
-
-With ``norm="slaney"`` (default) row :math:`i` is scaled by :math:`2 / (f_{i+2} - f_i)` (equal area
-in Hz); ``norm=None`` keeps peaks at 1. These are the definitions of librosa's
-``filters.mel(sr, n_fft, n_mels, fmin, fmax, htk, norm)``, which auraloss's mel losses use.
+The mel scales and the filterbank :math:`W` are defined in :mod:`torchddsp.functional.mel`.
 
 Loss. :func:`mel_multi_resolution_stft_loss` applies the terms of
 :mod:`torchddsp.losses.spectral` to mel magnitudes :math:`W X` (mel filterbank applied to the
