@@ -48,3 +48,14 @@ def check_same_size(name_a: str, size_a: int, name_b: str, size_b: int, what: st
     """Require two sizes to agree, e.g. the frame axes of two control tensors."""
     if size_a != size_b:
         raise ValueError(f"{name_a} and {name_b}: expected the same {what}, received {size_a} and {size_b}")
+
+
+def dataclass_from_dict(cls, values: dict, section: str):
+    """Build dataclass ``cls`` from ``values``, naming ``section`` and the valid keys on a typo."""
+    from dataclasses import fields
+
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"{section}: unknown keys {unknown}; expected some of {sorted(known)}")
+    return cls(**values)

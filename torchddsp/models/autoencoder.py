@@ -9,11 +9,12 @@ loudness through a trained model.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
 
+from .._checks import dataclass_from_dict
 from ..functional.scaling import hz_to_midi
 from ..processors import HarmonicPlusNoise, Reverb
 from .decoder import Decoder
@@ -35,11 +36,7 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> "ModelConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"model config: unknown keys {unknown}; expected some of {sorted(known)}")
-        return cls(**values)
+        return dataclass_from_dict(cls, values, "model config")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -7,10 +7,10 @@ value is parsed as TOML (numbers, booleans, arrays, quoted strings) or taken as 
 from __future__ import annotations
 
 import sys
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .._checks import check_positive, check_positive_int
+from .._checks import check_positive, check_positive_int, dataclass_from_dict
 from ..models import ModelConfig
 
 if sys.version_info >= (3, 11):
@@ -54,11 +54,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> "TrainConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"train config: unknown keys {unknown}; expected some of {sorted(known)}")
-        return cls(**values)
+        return dataclass_from_dict(cls, values, "train config")
 
 
 @dataclass
