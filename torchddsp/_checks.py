@@ -50,6 +50,14 @@ def check_same_size(name_a: str, size_a: int, name_b: str, size_b: int, what: st
         raise ValueError(f"{name_a} and {name_b}: expected the same {what}, received {size_a} and {size_b}")
 
 
+def broadcast_or_raise(names: str, *shapes) -> torch.Size:
+    """``torch.broadcast_shapes(*shapes)``, or a ``ValueError`` naming the arguments and their shapes."""
+    try:
+        return torch.broadcast_shapes(*shapes)
+    except RuntimeError:
+        raise ValueError(f"{names}: leading dimensions {[tuple(s) for s in shapes]} do not broadcast") from None
+
+
 def dataclass_from_dict(cls, values: dict, section: str):
     """Build dataclass ``cls`` from ``values``, naming ``section`` and the valid keys on a typo."""
     from dataclasses import fields

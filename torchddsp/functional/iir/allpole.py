@@ -44,7 +44,7 @@ import torch
 import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
-from ..._checks import check_choice, check_tensor
+from ..._checks import broadcast_or_raise, check_choice, check_tensor
 
 try:  # numba is an optional accelerator; the scan backend works everywhere
     from . import _numba_kernels
@@ -377,11 +377,7 @@ def allpole(x: torch.Tensor, a: torch.Tensor, initial_outputs: torch.Tensor | No
             raise ValueError(f"initial_outputs: expected {order} values on the last axis (the filter order), "
                              f"received shape {tuple(initial_outputs.shape)}")
         shapes.append(initial_outputs.shape[:-1])
-    try:
-        lead = torch.broadcast_shapes(*shapes)
-    except RuntimeError:
-        raise ValueError(f"x, a, initial_outputs: leading dimensions {[tuple(s) for s in shapes]} "
-                         f"do not broadcast") from None
+    lead = broadcast_or_raise("x, a, initial_outputs", *shapes)
     dtypes = [x.dtype, a.dtype] + ([initial_outputs.dtype] if initial_outputs is not None else [])
     dtype = dtypes[0]
     for d in dtypes[1:]:

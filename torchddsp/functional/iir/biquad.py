@@ -38,7 +38,7 @@ import math
 
 import torch
 
-from ..._checks import check_choice, check_tensor
+from ..._checks import broadcast_or_raise, check_choice, check_tensor
 
 DEFAULT_MAX_RADIUS = 0.999
 
@@ -201,11 +201,7 @@ def to_sos(b: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
         _check_real(name, c)
         if c.dim() < 1 or not 1 <= c.shape[-1] <= 3:
             raise ValueError(f"{name}: expected 1 to 3 coefficients on the last axis, received shape {tuple(c.shape)}")
-    try:
-        lead = torch.broadcast_shapes(b.shape[:-1], a.shape[:-1])
-    except RuntimeError:
-        raise ValueError(f"b, a: leading dimensions {tuple(b.shape[:-1])} and {tuple(a.shape[:-1])} "
-                         "do not broadcast") from None
+    lead = broadcast_or_raise("b, a", b.shape[:-1], a.shape[:-1])
     dtype = torch.promote_types(b.dtype, a.dtype)
     b = torch.nn.functional.pad(b.to(dtype), (0, 3 - b.shape[-1])).expand(*lead, 3)
     a = torch.nn.functional.pad(a.to(dtype), (0, 3 - a.shape[-1])).expand(*lead, 3)

@@ -34,7 +34,7 @@ import math
 
 import torch
 
-from ..._checks import check_positive, check_positive_int, check_tensor
+from ..._checks import broadcast_or_raise, check_positive, check_positive_int, check_tensor
 from .sosfilt import _check_sos
 
 TWO_PI = 2.0 * math.pi
@@ -75,11 +75,7 @@ def _check_coefficients(b: torch.Tensor, a: torch.Tensor | None):
         raise ValueError(f"a: expected at least one coefficient, received shape {tuple(a.shape)}")
     if a.is_complex():
         raise ValueError(f"a: expected real coefficients, received dtype {a.dtype}")
-    try:
-        torch.broadcast_shapes(b.shape[:-1], a.shape[:-1])
-    except RuntimeError:
-        raise ValueError(f"b, a: leading dimensions {tuple(b.shape[:-1])} and {tuple(a.shape[:-1])} "
-                         "do not broadcast") from None
+    broadcast_or_raise("b, a", b.shape[:-1], a.shape[:-1])
     dtype = torch.promote_types(b.dtype, a.dtype)
     return b.to(dtype), a.to(dtype)
 
@@ -228,11 +224,7 @@ def frequency_sampled_filter(x: torch.Tensor, b: torch.Tensor | None = None, a: 
             raise ValueError("b: expected the numerator coefficients (or sos=...), received None")
         b, a = _check_coefficients(b, a)
         h = _dft_response(b, a, n_fft, count)
-    try:
-        lead = torch.broadcast_shapes(x.shape[:-1], h.shape[:-1])
-    except RuntimeError:
-        raise ValueError(f"x and the coefficients: leading dimensions {tuple(x.shape[:-1])} and "
-                         f"{tuple(h.shape[:-1])} do not broadcast") from None
+    lead = broadcast_or_raise("x and the coefficients", x.shape[:-1], h.shape[:-1])
     dtype = torch.promote_types(x.dtype, h.real.dtype)
     if x.numel() == 0 or h.numel() == 0:            # empty batch or signal (MKL rejects empty FFTs)
         return x.to(dtype).new_zeros(*lead, time) + 0 * x.to(dtype).sum() + 0 * h.real.to(dtype).sum()

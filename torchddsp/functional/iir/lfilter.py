@@ -31,7 +31,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..._checks import check_choice
+from ..._checks import broadcast_or_raise, check_choice
 from .allpole import BACKENDS, ltv_head, check_real, flatten_batch, frames_hop, lti_core, ltv_core, use_numba
 
 
@@ -133,11 +133,7 @@ def lfilter(b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, zi: torch.Tensor 
         a = a if a_varying else a.unsqueeze(-2)
         inv_a0 = inv_a0 if a_varying else inv_a0.unsqueeze(-2)
     coeff_dims = 2 if varying else 1
-    try:
-        torch.broadcast_shapes(x.shape[:-1], b.shape[:-coeff_dims], a.shape[:-coeff_dims])
-    except RuntimeError:
-        raise ValueError(f"b, a, x: leading dimensions {tuple(b.shape[:-coeff_dims])}, "
-                         f"{tuple(a.shape[:-coeff_dims])}, {tuple(x.shape[:-1])} do not broadcast") from None
+    broadcast_or_raise("b, a, x", b.shape[:-coeff_dims], a.shape[:-coeff_dims], x.shape[:-1])
     if varying:
         # Normalise by a0 on a's own grid: the denominator here, the FIR output below (one pass each).
         a = a[..., 1:] * inv_a0
@@ -154,10 +150,7 @@ def lfilter(b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, zi: torch.Tensor 
             what = "M + N: past inputs, then past outputs" if varying else "max(M, N): transposed direct form II state"
             raise ValueError(f"zi: expected {state} values on the last axis ({what}), received shape {tuple(zi.shape)}")
         shapes.append(zi.shape[:-1])
-    try:
-        lead = torch.broadcast_shapes(*shapes)
-    except RuntimeError:
-        raise ValueError(f"b, a, x, zi: leading dimensions {[tuple(s) for s in shapes]} do not broadcast") from None
+    lead = broadcast_or_raise("b, a, x, zi", *shapes)
     dtype = torch.promote_types(torch.promote_types(b.dtype, a.dtype), x.dtype)
     if zi is not None:
         dtype = torch.promote_types(dtype, zi.dtype)

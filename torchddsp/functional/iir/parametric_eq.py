@@ -46,7 +46,7 @@ from typing import Sequence
 
 import torch
 
-from ..._checks import check_choice, check_positive
+from ..._checks import broadcast_or_raise, check_choice, check_positive
 
 FILTER_TYPES = ("lowpass", "highpass", "bandpass", "notch", "allpass", "peak", "lowshelf", "highshelf")
 GAIN_TYPES = ("peak", "lowshelf", "highshelf")
@@ -171,11 +171,7 @@ def biquad_design(filter_type: str, frequency, gain_db, q, sample_rate: float) -
     _check_q(values["q"])
     if uses_gain:
         _check_gain(values["gain_db"])
-    try:
-        torch.broadcast_shapes(*(v.shape for v in values.values()))
-    except RuntimeError:
-        raise ValueError(f"{', '.join(values)}: shapes {[tuple(v.shape) for v in values.values()]} "
-                         "do not broadcast") from None
+    broadcast_or_raise(', '.join(values), *(v.shape for v in values.values()))
     return _section(filter_type, values["frequency"], values.get("gain_db"), values["q"], float(sample_rate))
 
 
@@ -258,11 +254,7 @@ def parametric_eq(filter_types: Sequence[str], frequency, gain_db, q, sample_rat
         gains = values["gain_db"]
         with_gain = [i for i, kind in enumerate(filter_types) if kind in GAIN_TYPES]
         _check_gain(gains if gains.shape[-1] == 1 else gains[..., with_gain])
-    try:
-        lead = torch.broadcast_shapes(*(v.shape[:-1] for v in values.values()))
-    except RuntimeError:
-        raise ValueError(f"{', '.join(values)}: shapes {[tuple(v.shape) for v in values.values()]} "
-                         "do not broadcast") from None
+    lead = broadcast_or_raise(', '.join(values), *(v.shape[:-1] for v in values.values()))
 
     def band(name, i):
         value = values.get(name)

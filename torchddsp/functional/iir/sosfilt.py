@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import torch
 
-from ..._checks import check_tensor
+from ..._checks import broadcast_or_raise, check_tensor
 from .lfilter import lfilter
 
 
@@ -93,10 +93,7 @@ def sosfilt(sos: torch.Tensor, x: torch.Tensor, zi: torch.Tensor | None = None, 
             raise ValueError(f"zi: expected shape (..., {n_sections}, {state}) ({what}), "
                              f"received shape {tuple(zi.shape)}")
         shapes.append(zi.shape[:-2])
-    try:
-        lead = torch.broadcast_shapes(*shapes)
-    except RuntimeError:
-        raise ValueError(f"sos, x, zi: leading dimensions {[tuple(s) for s in shapes]} do not broadcast") from None
+    lead = broadcast_or_raise("sos, x, zi", *shapes)
     dtype = torch.promote_types(sos.dtype, x.dtype)
     if zi is not None:
         dtype = torch.promote_types(dtype, zi.dtype)

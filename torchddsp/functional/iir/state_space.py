@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import torch
 
-from ..._checks import check_choice, check_tensor
+from ..._checks import broadcast_or_raise, check_choice, check_tensor
 from ..convolution import next_fast_len
 from .lfilter import lfilter
 
@@ -307,11 +307,7 @@ def state_space_filter(A: torch.Tensor, B: torch.Tensor, C: torch.Tensor, D, u: 
             raise ValueError(f"initial_state: expected (..., {n}) to match A's order, received shape "
                              f"{tuple(initial_state.shape)}")
         shapes.append(initial_state.shape[:-1])
-    try:
-        lead = torch.broadcast_shapes(*shapes)
-    except RuntimeError:
-        raise ValueError(f"A, B, C, D, u, initial_state: leading dimensions {[tuple(s) for s in shapes]} "
-                         "do not broadcast") from None
+    lead = broadcast_or_raise("A, B, C, D, u, initial_state", *shapes)
     out_dtype = torch.promote_types(A.dtype, u.dtype)
     if initial_state is not None:
         out_dtype = torch.promote_types(out_dtype, initial_state.dtype)

@@ -42,7 +42,7 @@ import math
 
 import torch
 
-from ..._checks import check_positive, check_tensor
+from ..._checks import broadcast_or_raise, check_positive, check_tensor
 from .allpass import _as_tensor, _check_frequency, _log_frequency
 from .state_space import _framewise_state_space
 
@@ -191,11 +191,7 @@ def state_variable_filter(x: torch.Tensor, cutoff, damping, sample_rate: float, 
             raise ValueError(f"initial_state: expected the TPT state (s1, s2) on the last axis, received shape "
                              f"{tuple(initial_state.shape)}")
         shapes.append(initial_state.shape[:-1])
-    try:
-        lead = torch.broadcast_shapes(*shapes)
-    except RuntimeError:
-        raise ValueError(f"x, controls, initial_state: leading dimensions {[tuple(s) for s in shapes]} "
-                         "do not broadcast") from None
+    lead = broadcast_or_raise("x, controls, initial_state", *shapes)
     dtype = torch.promote_types(x.dtype, A.dtype)
     if initial_state is not None:
         dtype = torch.promote_types(dtype, initial_state.dtype)
