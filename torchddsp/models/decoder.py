@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from .._checks import check_positive_int
+from .gru import FastGRU
 
 
 def mlp(in_size: int, hidden: int, layers: int) -> nn.Sequential:
@@ -49,7 +50,7 @@ class Decoder(nn.Module):
         self.loudness_mlp = mlp(1, hidden, mlp_layers)
         self.z_mlp = mlp(z_size, hidden, mlp_layers) if z_size else None
         branches = 3 if z_size else 2
-        self.gru = nn.GRU(branches * hidden, hidden, batch_first=True)
+        self.gru = FastGRU(branches * hidden, hidden, batch_first=True)   # nn.GRU, compiled for inference
         self.out_mlp = mlp(hidden + inputs, hidden, mlp_layers)
         self.projection = nn.Linear(hidden, 1 + n_harmonics + n_noise_bands)
 
