@@ -7,7 +7,8 @@ and optimiser states come back from the last atomic checkpoint.
 
 Distributed data-parallel training: launch with ``torchrun --nproc_per_node N -m torchddsp
 train ...``; each rank draws its own batches, gradients are averaged by PyTorch DDP (gloo
-backend on CPU, NCCL on GPUs), rank 0 writes logs and checkpoints.
+backend on CPU, NCCL on GPUs), rank 0 writes logs and checkpoints. ``train`` creates the
+process group unless the caller already has, and then destroys it when it returns.
 """
 
 from __future__ import annotations
@@ -30,12 +31,15 @@ from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import RunConfig
 
 
-def _distributed() -> tuple[int, int]:
+def _distributed() -> tuple[int, int, bool]:
+    """(rank, world size, whether this call created the process group) under ``torchrun``."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
+    created = False
     if world > 1 and not dist.is_initialized():
         backend = "nccl" if torch.cuda.is_available() else "gloo"
         dist.init_process_group(backend)
-    return (dist.get_rank(), dist.get_world_size()) if world > 1 else (0, 1)
+        created = True
+    return (dist.get_rank(), dist.get_world_size(), created) if world > 1 else (0, 1, False)
 
 
 def sample_batch(dataset: PreparedDataset, seed: int, step: int, rank: int, batch_size: int, crop_frames: int):
@@ -72,13 +76,15 @@ def _truncate_log(path: Path, step: int) -> None:
 def train(data_dir: str | Path, run_dir: str | Path, config: RunConfig, resume: bool = False,
           progress: bool = True, log: Callable[[str], None] = print) -> dict:
     """Train and return ``{"step", "loss", "seconds"}``; see the module docstring."""
-    rank, world = _distributed()
+    rank, world, created = _distributed()
     threads = torch.get_num_threads()
     torch.set_num_threads(config.train.threads)
     try:
         return _train(rank, world, data_dir, run_dir, config, resume, progress, log)
     finally:
         torch.set_num_threads(threads)
+        if created:                              # whoever creates the process group destroys it
+            dist.destroy_process_group()
 
 
 def _train(rank, world, data_dir, run_dir, config, resume, progress, log) -> dict:
