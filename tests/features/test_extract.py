@@ -159,3 +159,14 @@ def test_device(device):
         assert out[key].device.type == device
     torch.testing.assert_close(out["loudness_db"].cpu(), ref["loudness_db"], rtol=1e-4, atol=1e-3)
     assert np.abs(1200 * np.log2(out["f0_hz"].cpu().numpy() / ref["f0_hz"].numpy())).max() < 0.5
+
+
+@pytest.mark.skipif(not crepe_available(), reason="CREPE weights not installed")
+def test_crepe_tiny_method_is_crepe_with_the_tiny_network():
+    x = glide(16000, seconds=0.5)
+    named = extract_features(x, 16000, 160, "crepe-tiny")
+    explicit = extract_features(x, 16000, 160, "crepe", crepe_capacity="tiny")
+    full = extract_features(x, 16000, 160, "crepe", crepe_capacity="full")
+    for key in KEYS:
+        torch.testing.assert_close(named[key], explicit[key], rtol=0, atol=0)
+    assert not torch.equal(named["f0_confidence"], full["f0_confidence"])
