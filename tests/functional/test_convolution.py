@@ -113,3 +113,35 @@ def test_long_inputs_match_numpy_and_are_finite():
     assert_finite(out)
     head = np.convolve(to_numpy(x[0, :300]), to_numpy(h))[:300]        # first samples depend on x[:300] only
     assert_matches_reference(out[0, :300], head, atol=1e-9)
+
+
+# ------------------------------------------------------- overlap-add path (long * short inputs)
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("n, k", [(20000, 700), (700, 20000), (16384, 1), (4096 * 4 + 3, 512)])
+def test_overlap_add_path_matches_scipy(dtype, mode, n, k):
+    import torchddsp.functional.convolution as conv
+    block = max(conv.MIN_BLOCK_FFT, 1 << (2 * min(n, k) - 1).bit_length())
+    assert max(n, k) >= conv.OVERLAP_ADD_BLOCKS * block       # the case really takes the overlap-add path
+    rng = np.random.default_rng(n + k)
+    x, h = rng.standard_normal((2, n)), rng.standard_normal((1, k))
+    out = fft_convolve(torch.tensor(x, dtype=dtype), torch.tensor(h, dtype=dtype), mode)
+    expected = scipy.signal.fftconvolve(x, h, mode=mode, axes=-1)
+    assert out.dtype == dtype and out.shape == expected.shape
+    scale = np.abs(expected).max()
+    assert_matches_reference(out, expected, atol=(1e-5 if dtype == torch.float32 else 1e-12) * scale)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_overlap_add_path_gradcheck_and_broadcast(monkeypatch, mode):
+    import torchddsp.functional.convolution as conv
+    monkeypatch.setattr(conv, "MIN_BLOCK_FFT", 8)                 # 8-point blocks: small enough for gradcheck
+    x = torch.randn(2, 1, 45, dtype=torch.float64, requires_grad=True)
+    h = torch.randn(3, 3, dtype=torch.float64, requires_grad=True)
+    out = fft_convolve(x, h, mode)
+    expected = np.stack([[scipy.signal.fftconvolve(x.detach()[i, 0].numpy(), h.detach()[j].numpy(), mode=mode)
+                          for j in range(3)] for i in range(2)])
+    assert_matches_reference(out, expected, atol=1e-12)
+    check_gradcheck(lambda a, b: fft_convolve(a, b, mode), [x, h])
+    check_gradcheck(lambda a, b: fft_convolve(b, a, mode), [x, h])

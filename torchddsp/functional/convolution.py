@@ -4,6 +4,17 @@
 
 computed as ``irfft(rfft(x, L) * rfft(h, L))`` with an FFT size ``L >= N + K - 1`` chosen by
 :func:`next_fast_len` (a product of 2, 3 and 5), so the circular convolution equals the linear one.
+
+When one input is much longer than the other (a reverb impulse response of ``K`` samples
+against ``N >> K`` samples of audio), the long one is cut into blocks of ``B = M - K + 1``
+samples, each block is convolved with one FFT of the power-of-two size ``M >= 2K`` and the
+results are overlap-added (``scipy.signal.oaconvolve``):
+
+.. math:: (x * h)[n] = \sum_b (x_b * h)[n - bB], \qquad x_b[t] = x[bB + t],\ 0 \le t < B .
+
+Same result up to float rounding, and several times faster: the blocks stay in cache, and one
+large FFT of an awkward size (e.g. 168750 = 2 3^3 5^5 points for 10 s at 16 kHz and a 0.5 s
+response) is slower than twenty of 16384 points.
 """
 
 from __future__ import annotations
@@ -13,6 +24,10 @@ import torch
 from .._checks import check_choice, check_positive_int, check_tensor
 
 CONVOLUTION_MODES = ("full", "same", "valid")
+MIN_BLOCK_FFT = 1024
+"""Smallest block FFT of the overlap-add path; it is used when the long input spans at least
+``OVERLAP_ADD_BLOCKS`` blocks."""
+OVERLAP_ADD_BLOCKS = 4
 
 
 def next_fast_len(target: int) -> int:
@@ -63,9 +78,14 @@ def fft_convolve(signal: torch.Tensor, kernel: torch.Tensor, mode: str = "full")
     if n == 0 or k == 0:
         return signal.new_zeros(*lead, 0)
     full = n + k - 1
-    size = next_fast_len(full)
-    spectrum = torch.fft.rfft(signal, size) * torch.fft.rfft(kernel, size)
-    out = torch.fft.irfft(spectrum, size)
+    block_fft = max(MIN_BLOCK_FFT, 1 << (2 * min(n, k) - 1).bit_length())
+    if max(n, k) >= OVERLAP_ADD_BLOCKS * block_fft:
+        out = _overlap_add_convolve(signal, kernel, block_fft) if n >= k else \
+            _overlap_add_convolve(kernel, signal, block_fft)
+    else:
+        size = next_fast_len(full)
+        spectrum = torch.fft.rfft(signal, size) * torch.fft.rfft(kernel, size)
+        out = torch.fft.irfft(spectrum, size)
     if mode == "full":
         start, length = 0, full
     elif mode == "same":
@@ -73,3 +93,17 @@ def fft_convolve(signal: torch.Tensor, kernel: torch.Tensor, mode: str = "full")
     else:
         start, length = min(n, k) - 1, abs(n - k) + 1
     return out[..., start:start + length]
+
+
+def _overlap_add_convolve(long: torch.Tensor, short: torch.Tensor, block_fft: int) -> torch.Tensor:
+    """Full convolution (at least ``N + K - 1`` samples) of ``long`` ``(..., N)`` and ``short`` ``(..., K)``,
+    ``block_fft >= 2K``, by overlap-add of blocks of ``B = block_fft - K + 1`` samples."""
+    n, k = long.shape[-1], short.shape[-1]
+    step = block_fft - k + 1                                  # B >= K + 1: a tail overlaps one block only
+    blocks = -(-n // step)
+    frames = torch.nn.functional.pad(long, (0, blocks * step - n)).unflatten(-1, (blocks, step))
+    y = torch.fft.irfft(torch.fft.rfft(frames, block_fft) * torch.fft.rfft(short, block_fft).unsqueeze(-2),
+                        block_fft)                            # (..., blocks, block_fft)
+    head = torch.nn.functional.pad(y[..., :step], (0, 0, 0, 1))              # block b at b B
+    tail = torch.nn.functional.pad(y[..., step:], (0, 2 * step - block_fft, 1, 0))   # its last K - 1 at (b + 1) B
+    return (head + tail).flatten(-2)
