@@ -120,7 +120,8 @@ def _basis(fn, phase, norm_f0, k, hop, m0, m1, safe, alive):
     """``fn(k phase)`` for frames m0..m1 and harmonics 1..alive, Nyquist-masked: ``(B*(m1-m0), alive, hop)``."""
     batch = phase.shape[0]
     ph = phase[:, m0 * hop:m1 * hop].reshape(batch, m1 - m0, 1, hop)
-    buf = fn(k[:alive, None] * ph)
+    buf = k[:alive, None] * ph
+    fn(buf, out=buf)                                           # in place: no second buffer
     if safe < alive:                                           # harmonics crossing Nyquist in this chunk
         f = norm_f0[:, m0 * hop:m1 * hop].reshape(batch, m1 - m0, 1, hop)
         buf[:, :, safe:alive] *= (k[safe:alive, None] * f < 0.5).to(buf.dtype)
