@@ -18,28 +18,25 @@ from __future__ import annotations
 
 import argparse
 import math
-import tomllib
-from pathlib import Path
 
 import torch
 
 from torchddsp.losses import MultiResolutionSTFTLoss
 from torchddsp.models import DDSPAutoencoder
 from torchddsp.models.autoencoder import ModelConfig
+from torchddsp.train import load_config as load_run_config
 
 try:
     from benchmarks.harness import format_table, machine_description, time_interleaved
 except ImportError:  # run as a script from benchmarks/
     from harness import format_table, machine_description, time_interleaved
 
-CONFIG = Path(__file__).resolve().parents[1] / "configs" / "small.toml"
 INFER_SECONDS, TRAIN_BATCH, TRAIN_SECONDS = 10.0, 8, 1.0
 
 
 def load_config() -> tuple[ModelConfig, dict]:
-    with open(CONFIG, "rb") as f:
-        raw = tomllib.load(f)
-    return ModelConfig.from_dict(raw["model"]), raw["train"]
+    run = load_run_config("small")
+    return run.model, {"learning_rate": run.train.learning_rate, "n_ffts": run.train.n_ffts}
 
 
 def build_model(config: ModelConfig) -> DDSPAutoencoder:

@@ -151,6 +151,17 @@ def test_time_limit_stops_early_with_a_checkpoint(tone_data, tmp_path):
     assert any("time limit" in m for m in messages)
 
 
+def test_progress_bar_counts_the_time_budget_when_there_is_one(tone_data, tmp_path, capsys):
+    timed = load_config("small", TINY + ["train.steps=100000", "train.checkpoint_every=100000",
+                                         "train.time_limit_seconds=1"])
+    train(tone_data, tmp_path / "timed", timed, progress=True, log=quiet)
+    bar = capsys.readouterr().err
+    assert "/1 s [" in bar and "step=" in bar and "100000" not in bar, bar[-500:]
+    counted = load_config("small", TINY + ["train.steps=3"])
+    train(tone_data, tmp_path / "counted", counted, progress=True, log=quiet)
+    assert "3/3" in capsys.readouterr().err
+
+
 def test_batches_are_a_pure_function_of_seed_step_and_rank(tone_data):
     dataset = PreparedDataset(tone_data)
     a = sample_batch(dataset, 3, 17, 0, 4, 30)

@@ -119,9 +119,14 @@ def _train(rank, world, data_dir, run_dir, config, resume, progress, log) -> dic
         except ImportError:                      # tensorboard is optional: the CSV log always exists
             log("train: tensorboard is not installed; logging to losses.csv only")
     bar = None
+    limit = config.train.time_limit_seconds
     if progress and rank == 0:
         from tqdm import tqdm
-        bar = tqdm(total=config.train.steps, initial=start, desc="train", unit="step")
+        if limit > 0:           # a time budget: the bar counts seconds of it, the postfix the step
+            bar = tqdm(total=float(limit), desc="train", unit="s",
+                       bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}{postfix}]")
+        else:
+            bar = tqdm(total=config.train.steps, initial=start, desc="train", unit="step")
     losses_file = (run_dir / "losses.csv").open("a", newline="") if rank == 0 else None
     if losses_file is not None and losses_file.tell() == 0:
         csv.writer(losses_file).writerow(["step", "loss", "learning_rate"])
@@ -150,8 +155,11 @@ def _train(rank, world, data_dir, run_dir, config, resume, progress, log) -> dic
             if writer is not None and (step + 1) % config.train.audio_every == 0:
                 writer.add_audio("audio/resynthesis", audio[0].detach().clamp(-1, 1), step, dataset.sample_rate)
                 writer.add_audio("audio/target", batch["audio"][0], step, dataset.sample_rate)
-            if bar is not None:
-                bar.set_postfix(loss=f"{loss_value:.3f}")
+            if bar is not None and limit > 0:
+                bar.set_postfix(step=step + 1, loss=f"{loss_value:.3f}", refresh=False)
+                bar.update(min(time.time() - began, limit) - bar.n)
+            elif bar is not None:
+                bar.set_postfix(loss=f"{loss_value:.3f}", refresh=False)
                 bar.update(1)
         done = step + 1
         out_of_time = 0 < config.train.time_limit_seconds <= time.time() - began
