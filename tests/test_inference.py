@@ -19,7 +19,7 @@ from torchddsp.inference import (CONFIDENCE_THRESHOLD, analyse, automatic_shifts
                                  transfer)
 from torchddsp.train import load_config, train
 from torchddsp.features import crepe_weights_path
-from torchddsp.workflows import evaluate_audio
+from torchddsp.workflows import evaluate_audio, resynthesis_metrics
 
 SR, HOP = 16000, 64
 TRAIN_F0 = 220.0
@@ -159,6 +159,11 @@ def test_evaluate_audio_reports_the_resynthesis_metrics(trained, tracker):
     assert 0 <= metrics["f0_outlier_ratio"] <= 1 and metrics["mss"] > 0 and metrics["loudness_l1_db"] >= 0
     # The synthesiser follows the given f0, so resynthesis of a clean tone keeps its pitch.
     assert metrics["f0_l1_cents"] < 50 and metrics["f0_outlier_ratio"] < 0.2
+    # Where the tracker is the model's own, the input's features are reused: same figures as a fresh analysis.
+    fresh = resynthesis_metrics(result["audio"], result["output"], SR, trained.hop_size, tracker)
+    assert fresh.pop("f0_tracker") == tracker
+    for key, value in fresh.items():
+        assert metrics[key] == pytest.approx(value, rel=1e-5, abs=1e-6), key
 
 
 # ---------------------------------------------------------------------------------------------

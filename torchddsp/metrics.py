@@ -5,7 +5,7 @@
 - ``loudness_l1``: mean absolute difference of A-weighted loudness in dB;
 - ``f0_l1_cents``: mean absolute f0 difference in cents over frames voiced in the reference;
 - ``f0_outlier_ratio``: fraction of those frames whose f0 differs by more than 50 cents
-  (an octave or other gross error), or (when given) that the resynthesis' tracker finds unvoiced.
+  (an octave or other gross error).
 
 Engel et al. track f0 with CREPE on both the input and the resynthesis, keep the frames where the
 input's CREPE confidence is at least 0.85 (``EVALUATION_F0_CONFIDENCE``), and report the f0 L1
@@ -55,12 +55,10 @@ def f0_l1_cents(f0_reference: torch.Tensor, f0_other: torch.Tensor, voiced: torc
 
 
 def f0_outlier_ratio(f0_reference: torch.Tensor, f0_other: torch.Tensor, voiced: torch.Tensor,
-                     other_voiced: torch.Tensor | None = None, threshold_cents: float = 50.0) -> float:
+                     threshold_cents: float = 50.0) -> float:
     frames = min(f0_reference.shape[-1], f0_other.shape[-1], voiced.shape[-1])
     mask = voiced[..., :frames]
     if not bool(mask.any()):
         return float("nan")
     bad = _cents(f0_reference[..., :frames], f0_other[..., :frames]) > threshold_cents
-    if other_voiced is not None:
-        bad = bad | ~other_voiced[..., :frames]
     return float(bad[mask].float().mean())

@@ -26,22 +26,24 @@ from .io import write_wav
 
 
 def resynthesis_metrics(audio: torch.Tensor, output: torch.Tensor, sample_rate: int, hop_size: int,
-                        f0_tracker: str = "crepe-tiny") -> dict:
+                        f0_tracker: str = "crepe-tiny", reference: dict | None = None) -> dict:
     """Engel et al.'s resynthesis metrics of ``output`` against ``audio`` (mono, same rate), plus
     the multi-scale spectral distance.
 
     Both signals are analysed by ``f0_tracker`` (an ``extract_features`` f0 method; CREPE, as
     Engel et al., in its tiny capacity by default; YIN when the CREPE weights are not installed,
     which the returned ``"f0_tracker"`` says). f0 is compared on the frames where the input's
-    confidence is at least ``metrics.EVALUATION_F0_CONFIDENCE``.
+    confidence is at least ``metrics.EVALUATION_F0_CONFIDENCE``. ``reference``: the features of
+    ``audio`` already extracted by ``f0_tracker`` (its analysis is then not repeated).
     """
     length = min(audio.shape[-1], output.shape[-1])
     audio, output = audio[..., :length], output[..., :length]
-    try:
-        reference = extract_features(audio, sample_rate, hop_size, f0_method=f0_tracker)
-    except FileNotFoundError:                    # CREPE weights not installed: the built-in tracker
-        f0_tracker = "yin"
-        reference = extract_features(audio, sample_rate, hop_size, f0_method=f0_tracker)
+    if reference is None:
+        try:
+            reference = extract_features(audio, sample_rate, hop_size, f0_method=f0_tracker)
+        except FileNotFoundError:                # CREPE weights not installed: the built-in tracker
+            f0_tracker = "yin"
+            reference = extract_features(audio, sample_rate, hop_size, f0_method=f0_tracker)
     again = extract_features(output, sample_rate, hop_size, f0_method=f0_tracker)
     confident = reference["f0_confidence"] >= metrics.EVALUATION_F0_CONFIDENCE
     return {
@@ -59,8 +61,9 @@ def evaluate_audio(trained: TrainedModel, audio: np.ndarray, sample_rate: int, s
     """``(metrics, resynthesis)``: :func:`resynthesis_metrics` of the model's resynthesis of one
     recording (at the model's rate), and the ``resynthesize`` result they were computed from."""
     result = resynthesize(trained, audio, sample_rate, seed)
+    known = result if trained.f0_method == f0_tracker else None     # the input was analysed by this tracker
     return resynthesis_metrics(result["audio"], result["output"], trained.sample_rate, trained.hop_size,
-                               f0_tracker), result
+                               f0_tracker, known), result
 
 
 def read_mono(path: str | Path) -> tuple[np.ndarray, int]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import torch
 
 from .._checks import check_choice, check_positive_int, check_tensor
+from .framing import overlap_add
 
 CONVOLUTION_MODES = ("full", "same", "valid")
 MIN_BLOCK_FFT = 1024
@@ -99,11 +100,9 @@ def _overlap_add_convolve(long: torch.Tensor, short: torch.Tensor, block_fft: in
     """Full convolution (at least ``N + K - 1`` samples) of ``long`` ``(..., N)`` and ``short`` ``(..., K)``,
     ``block_fft >= 2K``, by overlap-add of blocks of ``B = block_fft - K + 1`` samples."""
     n, k = long.shape[-1], short.shape[-1]
-    step = block_fft - k + 1                                  # B >= K + 1: a tail overlaps one block only
+    step = block_fft - k + 1
     blocks = -(-n // step)
     frames = torch.nn.functional.pad(long, (0, blocks * step - n)).unflatten(-1, (blocks, step))
     y = torch.fft.irfft(torch.fft.rfft(frames, block_fft) * torch.fft.rfft(short, block_fft).unsqueeze(-2),
-                        block_fft)                            # (..., blocks, block_fft)
-    head = torch.nn.functional.pad(y[..., :step], (0, 0, 0, 1))              # block b at b B
-    tail = torch.nn.functional.pad(y[..., step:], (0, 2 * step - block_fft, 1, 0))   # its last K - 1 at (b + 1) B
-    return (head + tail).flatten(-2)
+                        block_fft)                            # (..., blocks, block_fft): block b starts at b B
+    return overlap_add(y, step)

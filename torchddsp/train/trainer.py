@@ -162,7 +162,7 @@ def _train(rank, world, data_dir, run_dir, config, resume, progress, log) -> dic
                 bar.set_postfix(loss=f"{loss_value:.3f}", refresh=False)
                 bar.update(1)
         done = step + 1
-        out_of_time = 0 < config.train.time_limit_seconds <= time.time() - began
+        out_of_time = 0 < limit <= time.time() - began
         if world > 1:                            # every rank stops at the same step
             flag = torch.tensor(float(out_of_time))
             dist.all_reduce(flag, op=dist.ReduceOp.MAX)
@@ -177,7 +177,7 @@ def _train(rank, world, data_dir, run_dir, config, resume, progress, log) -> dic
                 dist.barrier()
         if out_of_time:
             if rank == 0:
-                log(f"train: time limit of {config.train.time_limit_seconds:.0f} s reached at step {done}")
+                log(f"train: time limit of {limit:.0f} s reached at step {done}")
             break
     if bar is not None:
         bar.close()
