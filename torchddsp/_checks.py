@@ -31,6 +31,13 @@ def check_positive(name: str, value: float) -> float:
     return value
 
 
+def check_nonnegative(name: str, value: float) -> float:
+    """Require a finite number >= 0 (weights, floors, offsets)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name}: expected a finite number >= 0, received {value!r}")
+    return float(value)
+
+
 def check_positive_int(name: str, value: int) -> int:
     """Require an integer >= 1 (FFT sizes, hop sizes, numbers of frames)."""
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:

@@ -21,7 +21,7 @@ import torch
 from .data.prepare import resample
 from .features import extract_features
 from .models import DDSPAutoencoder, ModelConfig
-from .train.checkpoint import latest_checkpoint, load_checkpoint
+from .train.checkpoint import inference_weights, latest_checkpoint, load_checkpoint
 
 CONFIDENCE_THRESHOLD = 0.5
 
@@ -43,13 +43,14 @@ class TrainedModel:
 
 
 def load_trained(run_dir: str | Path) -> TrainedModel:
-    """The model of the last checkpoint in ``run_dir`` (weights loaded safely from safetensors)."""
+    """The model of the last checkpoint in ``run_dir`` (weights loaded safely from safetensors; the
+    moving average of the weights when training kept one, ``train.average_decay``)."""
     checkpoint = latest_checkpoint(run_dir)
     if checkpoint is None:
         raise ValueError(f"run_dir: expected a training run with a checkpoint, received {str(run_dir)!r}")
     state = json.loads((checkpoint / "state.json").read_text())
     model = DDSPAutoencoder(ModelConfig.from_dict(state["config"]["model"]))
-    load_checkpoint(checkpoint, model)
+    load_checkpoint(checkpoint, model, weights=inference_weights(checkpoint))
     model.eval()
     return TrainedModel(model, state.get("stats", {}), state.get("f0_method", "yin"), Path(run_dir))
 

@@ -106,6 +106,21 @@ def test_harmonic_plus_noise_gradients_reach_every_logit_and_silence_is_finite()
     assert float(silent.detach().abs().max()) < 1e-5
 
 
+def test_threshold_is_the_floor_of_amplitude_and_noise_magnitudes():
+    very_negative = torch.full((1, 4, 1), -1e4, dtype=torch.float64)
+    for threshold in (1e-7, 1e-12, 0.0):
+        synth = HarmonicPlusNoise(16000, 16, n_harmonics=3, n_noise_bands=5, threshold=threshold)
+        c = synth.get_controls(very_negative, torch.zeros(1, 4, 3, dtype=torch.float64),
+                               torch.full((1, 4, 1), 200.0, dtype=torch.float64), very_negative.expand(1, 4, 5))
+        torch.testing.assert_close(c["amplitude"], torch.full_like(c["amplitude"], threshold), rtol=1e-6, atol=0)
+        torch.testing.assert_close(c["noise_magnitudes"], torch.full_like(c["noise_magnitudes"], threshold),
+                                   rtol=1e-6, atol=0)
+        assert float(synth.render(**c, noise_seed=0).abs().max()) <= 2 * threshold
+    for make in (lambda: Harmonic(16000, 16, threshold=-1e-9), lambda: FilteredNoise(16, threshold=float("nan"))):
+        with pytest.raises(ValueError, match="threshold"):
+            make()
+
+
 def test_harmonic_plus_noise_learns_a_target_spectrum():
     # Learnability: fit the harmonic distribution and noise of a target rendered by the same synth.
     torch.manual_seed(0)

@@ -200,7 +200,7 @@ def cli_command(data, run_dir, overrides, *extra, seeded=False):
 
 @pytest.mark.slow
 def test_killed_run_resumes_to_the_weights_of_an_uninterrupted_run(tone_data, tmp_path):
-    overrides = TINY + ["train.steps=30", "train.checkpoint_every=5"]
+    overrides = TINY + ["train.steps=30", "train.checkpoint_every=5", "train.average_decay=0.9"]
     killed_dir, full_dir = tmp_path / "killed", tmp_path / "full"
     logs = {name: open(tmp_path / f"{name}.log", "w") for name in ("killed", "full")}
     killed = subprocess.Popen(cli_command(tone_data, killed_dir, overrides, seeded=True), stdout=logs["killed"],
@@ -231,11 +231,12 @@ def test_killed_run_resumes_to_the_weights_of_an_uninterrupted_run(tone_data, tm
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming from" in resumed.stdout and f"(step {stopped_at})" in resumed.stdout
 
-    a = load_file(str(killed_dir / "checkpoints" / "step_00000030" / "model.safetensors"))
-    b = load_file(str(full_dir / "checkpoints" / "step_00000030" / "model.safetensors"))
-    assert set(a) == set(b)
-    for name in a:
-        torch.testing.assert_close(a[name], b[name], rtol=1e-6, atol=1e-7, msg=lambda m, n=name: f"{n}: {m}")
+    for weights in ("model", "average"):                       # the weight average resumes exactly too
+        a = load_file(str(killed_dir / "checkpoints" / "step_00000030" / f"{weights}.safetensors"))
+        b = load_file(str(full_dir / "checkpoints" / "step_00000030" / f"{weights}.safetensors"))
+        assert set(a) == set(b)
+        for name in a:
+            torch.testing.assert_close(a[name], b[name], rtol=1e-6, atol=1e-7, msg=lambda m, n=name: f"{weights} {n}: {m}")
     opt_a = torch.load(killed_dir / "checkpoints" / "step_00000030" / "optimizer.pt", weights_only=True)
     opt_b = torch.load(full_dir / "checkpoints" / "step_00000030" / "optimizer.pt", weights_only=True)
     for key, state in opt_a["state"].items():
@@ -266,9 +267,11 @@ def test_train_command_on_an_unprepared_folder(tmp_path, capsys):
     assert "data_dir" in err and "torchddsp prepare" in err
 
 
-@pytest.mark.parametrize("setting", ["train.steps=ten", "train.checkpoint_every=0", "train.batch_size=0"])
+@pytest.mark.parametrize("setting", ["train.steps=ten", "train.checkpoint_every=0", "train.batch_size=0",
+                                     "train.loss_eps=0", "train.loss_log_eps=-1e-7", "model.amplitude_floor=-1",
+                                     "train.average_decay=1"])
 def test_train_command_rejects_invalid_train_values(tone_data, tmp_path, capsys, setting):
-    key = setting.split(".")[1].split("=")[0]
+    key = setting.split("=")[0].split(".")[1]
     code = main(["train", str(tone_data), str(tmp_path / "run"), "--quiet",
                  *sum((["--set", s] for s in TINY + ["train.steps=2", setting]), [])])
     assert code == 2 and key in capsys.readouterr().err

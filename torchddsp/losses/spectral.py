@@ -47,7 +47,7 @@ from typing import Callable, Union
 import torch
 import torch.nn.functional as F
 
-from .._checks import check_choice, check_positive_int, check_tensor
+from .._checks import check_choice, check_nonnegative, check_positive_int, check_tensor
 
 WindowSpec = Union[str, torch.Tensor, Callable[..., torch.Tensor]]
 
@@ -72,12 +72,6 @@ __all__ = [
 
 # ----------------------------------------------------------------------------- argument checks
 
-def _check_nonneg(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0 or value == float("inf"):
-        raise ValueError(f"{name}: expected a finite number >= 0, received {value!r}")
-    return float(value)
-
-
 def _check_eps(value) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
         raise ValueError(f"eps: expected a finite number > 0 (floor on the power spectrum), received {value!r}")
@@ -85,8 +79,8 @@ def _check_eps(value) -> float:
 
 
 def _check_weights(w_sc, w_log_mag, w_lin_mag) -> tuple[float, float, float]:
-    weights = (_check_nonneg("w_sc", w_sc), _check_nonneg("w_log_mag", w_log_mag),
-               _check_nonneg("w_lin_mag", w_lin_mag))
+    weights = (check_nonnegative("w_sc", w_sc), check_nonnegative("w_log_mag", w_log_mag),
+               check_nonnegative("w_lin_mag", w_lin_mag))
     if not any(weights):
         raise ValueError("w_sc, w_log_mag, w_lin_mag: expected at least one weight > 0, received all zero")
     return weights
@@ -380,7 +374,7 @@ def log_magnitude_distance(input_mag: torch.Tensor, target_mag: torch.Tensor, lo
     """
     _check_magnitude_pair(input_mag, target_mag)
     check_choice("reduction", reduction, _REDUCTIONS)
-    log_eps = _check_nonneg("log_eps", log_eps)
+    log_eps = check_nonnegative("log_eps", log_eps)
     d = torch.log(input_mag + log_eps) - torch.log(target_mag + log_eps)
     return _reduce(d.abs().mean((-2, -1)), reduction)
 
@@ -550,7 +544,7 @@ def _check_common(reduction, sc_pooling, implementation, w_sc, eps, log_eps):
     if sc_pooling == "batch" and reduction == "none" and w_sc:
         raise ValueError("reduction: expected 'mean' or 'sum' with sc_pooling='batch' (the pooled spectral "
                          "convergence is one number for the whole batch), received 'none'")
-    return _check_eps(eps), _check_nonneg("log_eps", log_eps)
+    return _check_eps(eps), check_nonnegative("log_eps", log_eps)
 
 
 def stft_loss(input: torch.Tensor, target: torch.Tensor, n_fft: int = 1024, hop_length: int | None = None,
@@ -625,7 +619,7 @@ class LogMagnitudeDistance(torch.nn.Module):
     def __init__(self, log_eps: float = 0.0, reduction: str = "mean"):
         super().__init__()
         check_choice("reduction", reduction, _REDUCTIONS)
-        self.log_eps = _check_nonneg("log_eps", log_eps)
+        self.log_eps = check_nonnegative("log_eps", log_eps)
         self.reduction = reduction
 
     def forward(self, input_mag: torch.Tensor, target_mag: torch.Tensor) -> torch.Tensor:

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from .._checks import dataclass_from_dict
+from .._checks import check_nonnegative, dataclass_from_dict
 from ..functional.scaling import hz_to_midi
 from ..processors import HarmonicPlusNoise, Reverb
 from .decoder import Decoder
@@ -32,7 +32,12 @@ class ModelConfig:
     mlp_layers: int = 3
     z_size: int = 0
     n_mfcc: int = 30
-    reverb_seconds: float = 1.0
+    reverb_seconds: float = 1.0         # length of the learned impulse response (0: no reverb)
+    amplitude_floor: float = 1e-7       # smallest harmonic amplitude / noise magnitude (exp_sigmoid threshold)
+
+    def __post_init__(self):
+        for name in ("reverb_seconds", "amplitude_floor"):
+            check_nonnegative(f"model.{name}", getattr(self, name))
 
     @classmethod
     def from_dict(cls, values: dict) -> "ModelConfig":
@@ -67,7 +72,7 @@ class DDSPAutoencoder(nn.Module):
         self.encoder = MfccEncoder(config.n_mfcc, config.z_size, config.hidden) if config.z_size else None
         reverb = Reverb(config.sample_rate, config.reverb_seconds) if config.reverb_seconds > 0 else None
         self.synth = HarmonicPlusNoise(config.sample_rate, config.hop_size, config.n_harmonics,
-                                       config.n_noise_bands, reverb=reverb)
+                                       config.n_noise_bands, reverb=reverb, threshold=config.amplitude_floor)
         self.register_buffer("loudness_mean", torch.tensor(-40.0))
         self.register_buffer("loudness_std", torch.tensor(20.0))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .._checks import check_positive_int, check_tensor
+from .._checks import check_nonnegative, check_positive_int, check_tensor
 from ..functional.fir import frequency_filter
 from ..functional.noise import white_noise
 from ..functional.scaling import exp_sigmoid
@@ -14,7 +14,7 @@ from ..functional.scaling import exp_sigmoid
 class FilteredNoise(nn.Module):
     """Uniform white noise in [-1, 1) filtered frame by frame by linear-phase FIR filters.
 
-    ``get_controls``: ``noise_magnitudes = exp_sigmoid(noise_logits + initial_bias)``,
+    ``get_controls``: ``noise_magnitudes = exp_sigmoid(noise_logits + initial_bias, threshold=threshold)``,
     ``(..., frames, n_bands)`` band magnitudes sampled uniformly from 0 Hz to Nyquist (the
     negative bias starts training quiet, as in Engel et al.). ``render`` designs each frame's
     filter by the window method (``torchddsp.functional.fir.frequency_filter``: IDFT of the
@@ -25,20 +25,22 @@ class FilteredNoise(nn.Module):
         hop_size: audio samples per control frame.
         n_bands: number of magnitude bands (the filters have ``2 * (n_bands - 1)`` taps).
         initial_bias: added to the logits before ``exp_sigmoid``.
+        threshold: the smallest band magnitude, ``>= 0`` (Engel et al.: ``1e-7``).
     """
 
-    def __init__(self, hop_size: int, n_bands: int = 65, initial_bias: float = -5.0):
+    def __init__(self, hop_size: int, n_bands: int = 65, initial_bias: float = -5.0, threshold: float = 1e-7):
         super().__init__()
         self.hop_size = check_positive_int("hop_size", hop_size)
         self.n_bands = check_positive_int("n_bands", n_bands)
         self.initial_bias = float(initial_bias)
+        self.threshold = check_nonnegative("threshold", threshold)
 
     def get_controls(self, noise_logits: torch.Tensor) -> dict[str, torch.Tensor]:
         check_tensor("noise_logits", noise_logits, min_dim=2)
         if noise_logits.shape[-1] != self.n_bands:
             raise ValueError(f"noise_logits: expected {self.n_bands} bands on the last axis, "
                              f"received shape {tuple(noise_logits.shape)}")
-        return {"noise_magnitudes": exp_sigmoid(noise_logits + self.initial_bias)}
+        return {"noise_magnitudes": exp_sigmoid(noise_logits + self.initial_bias, threshold=self.threshold)}
 
     def render(self, noise_magnitudes: torch.Tensor, noise_seed: int | None = None,
                generator: torch.Generator | None = None) -> torch.Tensor:

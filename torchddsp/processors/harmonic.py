@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .._checks import check_positive, check_positive_int, check_tensor
+from .._checks import check_nonnegative, check_positive, check_positive_int, check_tensor
 from ..functional.harmonic import harmonic_oscillator
 from ..functional.scaling import exp_sigmoid, normalize_distribution
 
@@ -15,7 +15,7 @@ class Harmonic(nn.Module):
 
     ``get_controls`` maps unconstrained inputs to valid controls:
 
-    - ``amplitude = exp_sigmoid(amplitude_logits)``, shape ``(..., frames, 1)``;
+    - ``amplitude = exp_sigmoid(amplitude_logits, threshold=threshold)``, shape ``(..., frames, 1)``;
     - ``harmonic_distribution = exp_sigmoid(distribution_logits)`` with harmonics at or above
       Nyquist (for the frame's f0) set to zero, then normalised to sum to one, ``(..., frames, K)``.
 
@@ -28,14 +28,18 @@ class Harmonic(nn.Module):
         hop_size: audio samples per control frame.
         n_harmonics: ``K``.
         upsampling: ``"linear"`` or ``"hann"`` amplitude upsampling.
+        threshold: the smallest amplitude, ``>= 0`` (Engel et al.: ``1e-7``, about -140 dB). A
+            model that must render digital silence needs a lower floor.
     """
 
-    def __init__(self, sample_rate: float, hop_size: int, n_harmonics: int = 60, upsampling: str = "linear"):
+    def __init__(self, sample_rate: float, hop_size: int, n_harmonics: int = 60, upsampling: str = "linear",
+                 threshold: float = 1e-7):
         super().__init__()
         self.sample_rate = check_positive("sample_rate", sample_rate)
         self.hop_size = check_positive_int("hop_size", hop_size)
         self.n_harmonics = check_positive_int("n_harmonics", n_harmonics)
         self.upsampling = upsampling
+        self.threshold = check_nonnegative("threshold", threshold)
 
     def get_controls(self, amplitude_logits: torch.Tensor, distribution_logits: torch.Tensor,
                      f0_hz: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -43,7 +47,7 @@ class Harmonic(nn.Module):
         if distribution_logits.shape[-1] != self.n_harmonics:
             raise ValueError(f"distribution_logits: expected {self.n_harmonics} harmonics on the last axis, "
                              f"received shape {tuple(distribution_logits.shape)}")
-        amplitude = exp_sigmoid(amplitude_logits)
+        amplitude = exp_sigmoid(amplitude_logits, threshold=self.threshold)
         distribution = exp_sigmoid(distribution_logits)
         k = torch.arange(1, self.n_harmonics + 1, dtype=distribution.dtype, device=distribution.device)
         below_nyquist = (k * f0_hz.detach() < self.sample_rate / 2).to(distribution.dtype)

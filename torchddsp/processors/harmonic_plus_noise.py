@@ -22,13 +22,16 @@ class HarmonicPlusNoise(nn.Module):
         sample_rate, hop_size: audio rate and samples per frame.
         n_harmonics, n_noise_bands: sizes of the harmonic distribution and noise filter bands.
         reverb: a ``Reverb`` module applied to the mix, or ``None``.
+        upsampling: amplitude upsampling of the harmonic part, ``"linear"`` or ``"hann"``.
+        threshold: floor of the harmonic amplitude and the noise band magnitudes (``exp_sigmoid``'s
+            ``threshold``; Engel et al.: ``1e-7``).
     """
 
     def __init__(self, sample_rate: float, hop_size: int, n_harmonics: int = 60, n_noise_bands: int = 65,
-                 reverb: Reverb | None = None, upsampling: str = "linear"):
+                 reverb: Reverb | None = None, upsampling: str = "linear", threshold: float = 1e-7):
         super().__init__()
-        self.harmonic = Harmonic(sample_rate, hop_size, n_harmonics, upsampling)
-        self.noise = FilteredNoise(hop_size, n_noise_bands)
+        self.harmonic = Harmonic(sample_rate, hop_size, n_harmonics, upsampling, threshold)
+        self.noise = FilteredNoise(hop_size, n_noise_bands, threshold=threshold)
         self.reverb = reverb
         self.sample_rate, self.hop_size = sample_rate, hop_size
 

@@ -3,6 +3,8 @@
 A checkpoint is a folder ``RUN_DIR/checkpoints/step_XXXXXXXX/`` holding
 
 - ``model.safetensors``: the model weights and buffers (safetensors: no code can hide in it);
+- ``average.safetensors`` (when training keeps one): the moving average of the weights, which
+  inference uses (``inference_weights``);
 - ``optimizer.pt``: the optimiser state, loaded with ``torch.load(weights_only=True)``, which
   refuses any pickle that would construct arbitrary objects or run code;
 - ``state.json``: step, configuration and dataset statistics (plain JSON). No RNG state is
@@ -34,16 +36,24 @@ def _write_text_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _tensors(module: torch.nn.Module) -> dict:
+    return {k: v.detach().contiguous().cpu() for k, v in module.state_dict().items()}
+
+
 def save_checkpoint(run_dir: str | Path, step: int, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                    state: dict, keep: int = 3) -> Path:
-    """Write checkpoint ``step`` atomically and keep the ``keep`` most recent ones."""
+                    state: dict, keep: int = 3, average: torch.nn.Module | None = None) -> Path:
+    """Write checkpoint ``step`` atomically and keep the ``keep`` most recent ones.
+
+    ``average``: a module of the model's architecture holding averaged weights, saved beside them.
+    """
     root = Path(run_dir) / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"step_{step:08d}"
     tmp = Path(tempfile.mkdtemp(dir=root, prefix=".tmp_"))
     try:
-        tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-        save_file(tensors, str(tmp / "model.safetensors"))
+        save_file(_tensors(model), str(tmp / "model.safetensors"))
+        if average is not None:
+            save_file(_tensors(average), str(tmp / "average.safetensors"))
         torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
         (tmp / "state.json").write_text(json.dumps({**state, "step": step}))
         for f in tmp.iterdir():
@@ -71,23 +81,41 @@ def latest_checkpoint(run_dir: str | Path) -> Path | None:
     return path if path.exists() else None
 
 
+def inference_weights(path: str | Path) -> str:
+    """``"average"`` if the checkpoint holds averaged weights, else ``"model"``: what inference loads."""
+    return "average" if (Path(path) / "average.safetensors").exists() else "model"
+
+
+def _load_weights(module: torch.nn.Module, file: Path) -> None:
+    try:
+        module.load_state_dict(load_file(str(file)))
+    except Exception as error:              # a truncated or foreign file, or weights of another model
+        raise ValueError(f"checkpoint: cannot load {file} ({type(error).__name__}: {error})") from error
+
+
 def load_checkpoint(path: str | Path, model: torch.nn.Module | None = None,
-                    optimizer: torch.optim.Optimizer | None = None) -> dict:
+                    optimizer: torch.optim.Optimizer | None = None, weights: str = "model",
+                    average: torch.nn.Module | None = None) -> dict:
     """Load weights into ``model`` and state into ``optimizer`` (either may be ``None``); return ``state.json``.
 
-    Raises ``ValueError`` naming the file when it is missing or not a safe checkpoint.
+    ``weights``: ``"model"`` (the trained weights) or ``"average"`` (their moving average) go into
+    ``model``. ``average``, if given, receives the averaged weights. Raises ``ValueError`` naming
+    the file when it is missing or not a safe checkpoint.
     """
     path = Path(path)
-    weights, opt, meta = path / "model.safetensors", path / "optimizer.pt", path / "state.json"
-    for f in (weights, meta):
+    if weights not in ("model", "average"):
+        raise ValueError(f"weights: expected 'model' or 'average', received {weights!r}")
+    files = {name: path / f"{name}.safetensors" for name in ("model", "average")}
+    opt, meta = path / "optimizer.pt", path / "state.json"
+    needed = [files[weights], meta] + ([files["average"]] if average is not None else [])
+    for f in needed:
         if not f.exists():
             raise ValueError(f"checkpoint: expected {f} to exist, it does not")
     state = json.loads(meta.read_text())
     if model is not None:
-        try:
-            model.load_state_dict(load_file(str(weights)))
-        except Exception as error:          # a truncated or foreign file, or weights of another model
-            raise ValueError(f"checkpoint: cannot load {weights} ({type(error).__name__}: {error})") from error
+        _load_weights(model, files[weights])
+    if average is not None:
+        _load_weights(average, files["average"])
     if optimizer is not None:
         try:
             optimizer.load_state_dict(torch.load(opt, map_location="cpu", weights_only=True))

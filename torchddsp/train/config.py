@@ -10,7 +10,7 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .._checks import check_positive, check_positive_int, dataclass_from_dict
+from .._checks import check_nonnegative, check_positive, check_positive_int, dataclass_from_dict
 from ..models import ModelConfig
 
 if sys.version_info >= (3, 11):
@@ -30,6 +30,9 @@ class TrainConfig:
     lr_decay_steps: int = 10000
     crop_seconds: float = 4.0
     n_ffts: list = field(default_factory=lambda: [2048, 1024, 512, 256, 128, 64])
+    loss_eps: float = 1e-8              # power floor of the spectral loss (magnitudes floored at its root)
+    loss_log_eps: float = 0.0           # offset inside the log of the log-magnitude term
+    average_decay: float = 0.0          # > 0: keep a moving average of the weights for inference (train/averaging.py)
     grad_clip: float = 3.0
     checkpoint_every: int = 500
     log_every: int = 25
@@ -42,8 +45,12 @@ class TrainConfig:
         for name in ("steps", "batch_size", "lr_decay_steps", "checkpoint_every", "log_every", "audio_every",
                      "threads"):
             check_positive_int(f"train.{name}", getattr(self, name))
-        for name in ("learning_rate", "lr_decay_rate", "crop_seconds", "grad_clip"):
+        for name in ("learning_rate", "lr_decay_rate", "crop_seconds", "grad_clip", "loss_eps"):
             check_positive(f"train.{name}", getattr(self, name))
+        check_nonnegative("train.loss_log_eps", self.loss_log_eps)
+        if not isinstance(self.average_decay, (int, float)) or not 0 <= self.average_decay < 1:
+            raise ValueError(f"train.average_decay: expected a number in [0, 1) (0: no average), "
+                             f"received {self.average_decay!r}")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool):
             raise ValueError(f"train.seed: expected an integer, received {self.seed!r}")
         if not isinstance(self.time_limit_seconds, (int, float)) or self.time_limit_seconds < 0:

@@ -27,6 +27,7 @@ import torch.distributed as dist
 from ..data import PreparedDataset
 from ..losses import MultiResolutionSTFTLoss
 from ..models import DDSPAutoencoder
+from .averaging import weight_average
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import RunConfig
 
@@ -63,6 +64,15 @@ def build_model(config: RunConfig, dataset: PreparedDataset) -> DDSPAutoencoder:
     return model
 
 
+def _restore_average(average, checkpoint: Path, state: dict, log) -> None:
+    """The weight average of ``checkpoint``, or a fresh one from the loaded weights if it kept none."""
+    if state.get("averaged_steps", 0) > 0 and (checkpoint / "average.safetensors").exists():
+        load_checkpoint(checkpoint, average=average.module)
+        average.n_averaged.fill_(state["averaged_steps"])
+    else:
+        log(f"train: {checkpoint} holds no weight average; the average starts from its weights")
+
+
 def _truncate_log(path: Path, step: int) -> None:
     """Drop loss-log rows written after the checkpoint we resume from."""
     if not path.exists():
@@ -94,6 +104,7 @@ def _train(rank, world, data_dir, run_dir, config, resume, progress, log) -> dic
         torch.manual_seed(config.train.seed)
         model = build_model(config, dataset)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.train.learning_rate)
+    average = weight_average(model, config.train.average_decay) if config.train.average_decay > 0 else None
     start = 0
     checkpoint = latest_checkpoint(run_dir)
     if checkpoint is not None and not resume:
@@ -102,6 +113,8 @@ def _train(rank, world, data_dir, run_dir, config, resume, progress, log) -> dic
     if checkpoint is not None:
         state = load_checkpoint(checkpoint, model, optimizer)
         start = state["step"]
+        if average is not None:
+            _restore_average(average, checkpoint, state, log if rank == 0 else lambda s: None)
         if rank == 0:
             log(f"train: resuming from {checkpoint} (step {start})")
     if rank == 0:
@@ -109,7 +122,8 @@ def _train(rank, world, data_dir, run_dir, config, resume, progress, log) -> dic
         (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=1))
         _truncate_log(run_dir / "losses.csv", start)
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
-    loss_fn = MultiResolutionSTFTLoss(n_ffts=tuple(config.train.n_ffts))
+    loss_fn = MultiResolutionSTFTLoss(n_ffts=tuple(config.train.n_ffts), eps=config.train.loss_eps,
+                                      log_eps=config.train.loss_log_eps)
     crop_frames = max(1, round(config.train.crop_seconds * dataset.sample_rate / dataset.hop_size))
     writer = None
     if rank == 0:
@@ -144,6 +158,8 @@ def _train(rank, world, data_dir, run_dir, config, resume, progress, log) -> dic
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.train.grad_clip)
         optimizer.step()
+        if average is not None:
+            average.update_parameters(model)
         loss_value = float(loss.detach())
         if not np.isfinite(loss_value):
             raise RuntimeError(f"train: the loss became {loss_value} at step {step}; the last checkpoint is intact")
@@ -172,7 +188,9 @@ def _train(rank, world, data_dir, run_dir, config, resume, progress, log) -> dic
                 losses_file.flush()
                 save_checkpoint(run_dir, done, model, optimizer,
                                 {"config": config.to_dict(), "stats": dataset.stats, "world_size": world,
-                                 "f0_method": dataset.settings["f0_method"]})
+                                 "f0_method": dataset.settings["f0_method"],
+                                 "averaged_steps": int(average.n_averaged) if average is not None else 0},
+                                average=average.module if average is not None else None)
             if world > 1:
                 dist.barrier()
         if out_of_time:
