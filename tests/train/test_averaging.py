@@ -70,4 +70,4 @@ def test_inference_loads_the_average_when_the_checkpoint_has_one(tmp_path):
     with pytest.raises(ValueError, match="weights"):
         load_checkpoint(path, resumed, weights="ema")
     with pytest.raises(ValueError, match="average.safetensors"):
-        load_checkpoint(without, average=resumed)
+        load_checkpoint(without, resumed, weights="average")

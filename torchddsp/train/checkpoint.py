@@ -26,6 +26,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+from .._checks import check_choice
+
 
 def _write_text_atomic(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
@@ -94,28 +96,21 @@ def _load_weights(module: torch.nn.Module, file: Path) -> None:
 
 
 def load_checkpoint(path: str | Path, model: torch.nn.Module | None = None,
-                    optimizer: torch.optim.Optimizer | None = None, weights: str = "model",
-                    average: torch.nn.Module | None = None) -> dict:
+                    optimizer: torch.optim.Optimizer | None = None, weights: str = "model") -> dict:
     """Load weights into ``model`` and state into ``optimizer`` (either may be ``None``); return ``state.json``.
 
-    ``weights``: ``"model"`` (the trained weights) or ``"average"`` (their moving average) go into
-    ``model``. ``average``, if given, receives the averaged weights. Raises ``ValueError`` naming
-    the file when it is missing or not a safe checkpoint.
+    ``weights``: ``"model"`` (the trained weights) or ``"average"`` (their moving average).
+    Raises ``ValueError`` naming the file when it is missing or not a safe checkpoint.
     """
     path = Path(path)
-    if weights not in ("model", "average"):
-        raise ValueError(f"weights: expected 'model' or 'average', received {weights!r}")
-    files = {name: path / f"{name}.safetensors" for name in ("model", "average")}
-    opt, meta = path / "optimizer.pt", path / "state.json"
-    needed = [files[weights], meta] + ([files["average"]] if average is not None else [])
-    for f in needed:
+    check_choice("weights", weights, ("model", "average"))
+    file, opt, meta = path / f"{weights}.safetensors", path / "optimizer.pt", path / "state.json"
+    for f in (file, meta):
         if not f.exists():
             raise ValueError(f"checkpoint: expected {f} to exist, it does not")
     state = json.loads(meta.read_text())
     if model is not None:
-        _load_weights(model, files[weights])
-    if average is not None:
-        _load_weights(average, files["average"])
+        _load_weights(model, file)
     if optimizer is not None:
         try:
             optimizer.load_state_dict(torch.load(opt, map_location="cpu", weights_only=True))

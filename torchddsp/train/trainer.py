@@ -28,7 +28,7 @@ from ..data import PreparedDataset
 from ..losses import MultiResolutionSTFTLoss
 from ..models import DDSPAutoencoder
 from .averaging import weight_average
-from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from .checkpoint import inference_weights, latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import RunConfig
 
 
@@ -66,8 +66,8 @@ def build_model(config: RunConfig, dataset: PreparedDataset) -> DDSPAutoencoder:
 
 def _restore_average(average, checkpoint: Path, state: dict, log) -> None:
     """The weight average of ``checkpoint``, or a fresh one from the loaded weights if it kept none."""
-    if state.get("averaged_steps", 0) > 0 and (checkpoint / "average.safetensors").exists():
-        load_checkpoint(checkpoint, average=average.module)
+    if state.get("averaged_steps", 0) > 0 and inference_weights(checkpoint) == "average":
+        load_checkpoint(checkpoint, average.module, weights="average")
         average.n_averaged.fill_(state["averaged_steps"])
     else:
         log(f"train: {checkpoint} holds no weight average; the average starts from its weights")
