@@ -25,7 +25,8 @@ from safetensors.torch import load_file
 from torchddsp.cli import main
 from torchddsp.data import PreparedDataset, prepare
 from torchddsp.train import latest_checkpoint, load_config, train
-from torchddsp.train.trainer import learning_rate, sample_batch
+from torchddsp.losses import loudness_l1_loss, multi_resolution_stft_loss
+from torchddsp.train.trainer import build_model, learning_rate, noise_seed, sample_batch
 
 SR = 16000
 TINY = ["model.hidden=32", "model.mlp_layers=1", "model.n_harmonics=20", "train.crop_seconds=0.25",
@@ -162,6 +163,28 @@ def test_progress_bar_counts_the_time_budget_when_there_is_one(tone_data, tmp_pa
     assert "3/3" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("n_fft,hop", [(0, 0), (512, 128)])
+def test_loudness_weight_adds_the_loudness_l1_to_the_spectral_loss(tone_data, tmp_path, n_fft, hop):
+    weight = 0.25
+    config = load_config("small", TINY + ["train.steps=1", f"train.loudness_weight={weight}",
+                                          f"train.loudness_n_fft={n_fft}", f"train.loudness_hop={hop}"])
+    train(tone_data, tmp_path / "run", config, progress=False, log=quiet)
+    logged = float(read_losses(tmp_path / "run")[0]["loss"])
+    # the first step's output, rebuilt: initial weights from the seed, step 0's batch and noise
+    dataset = PreparedDataset(tone_data)
+    with torch.random.fork_rng():
+        torch.manual_seed(config.train.seed)
+        model = build_model(config, dataset)
+    crop = round(config.train.crop_seconds * SR / dataset.hop_size)
+    batch = sample_batch(dataset, config.train.seed, 0, 0, config.train.batch_size, crop)
+    with torch.no_grad():
+        audio = model(batch["f0_hz"], batch["loudness_db"], noise_seed=noise_seed(config.train.seed, 0, 1, 0))
+        spectral = multi_resolution_stft_loss(audio, batch["audio"], config.train.n_ffts, eps=config.train.loss_eps)
+        loud = loudness_l1_loss(audio, batch["audio"], SR, hop or dataset.hop_size, n_fft or None)
+    assert float(loud) > 0.1                       # the term is there to see
+    assert logged == pytest.approx(float(spectral + weight * loud), rel=1e-5)
+
+
 def test_batches_are_a_pure_function_of_seed_step_and_rank(tone_data):
     dataset = PreparedDataset(tone_data)
     a = sample_batch(dataset, 3, 17, 0, 4, 30)
@@ -269,7 +292,8 @@ def test_train_command_on_an_unprepared_folder(tmp_path, capsys):
 
 @pytest.mark.parametrize("setting", ["train.steps=ten", "train.checkpoint_every=0", "train.batch_size=0",
                                      "train.loss_eps=0", "train.loss_log_eps=-1e-7", "model.amplitude_floor=-1",
-                                     "train.average_decay=1"])
+                                     "train.average_decay=1", "train.loudness_weight=-0.1",
+                                     "train.loudness_n_fft=1.5", "train.loudness_hop=-1"])
 def test_train_command_rejects_invalid_train_values(tone_data, tmp_path, capsys, setting):
     key = setting.split("=")[0].split(".")[1]
     code = main(["train", str(tone_data), str(tmp_path / "run"), "--quiet",

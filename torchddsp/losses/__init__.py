@@ -1,10 +1,11 @@
-"""Audio losses: waveform, single- and multi-resolution STFT, and mel-scaled spectral losses.
+"""Audio losses: waveform, single- and multi-resolution STFT, mel-scaled spectral and loudness losses.
 
 Every loss has a function (``snake_case``) and an ``nn.Module`` wrapping it (``CamelCase``). Inputs
 are ``(..., time)`` (prediction first, target second); losses are computed per item of the leading
 dimensions and reduced with ``reduction="mean" | "sum" | "none"``. See ``docs/losses.md``.
 """
 
+from .loudness import LoudnessL1Loss, loudness_l1_loss
 from .mel import MelMultiResolutionSTFTLoss, hz_to_mel, mel_filterbank, mel_multi_resolution_stft_loss, mel_to_hz
 from .multi_resolution import MultiResolutionSTFTLoss, multi_resolution_stft_loss
 from .spectral import (LinearMagnitudeDistance, LogMagnitudeDistance, SpectralConvergence, STFTLoss, STFTMagnitude,
@@ -19,5 +20,6 @@ __all__ = [
     "SpectralConvergence", "LogMagnitudeDistance", "LinearMagnitudeDistance",
     "stft_loss", "STFTLoss",
     "multi_resolution_stft_loss", "MultiResolutionSTFTLoss",
+    "loudness_l1_loss", "LoudnessL1Loss",
     "hz_to_mel", "mel_to_hz", "mel_filterbank", "mel_multi_resolution_stft_loss", "MelMultiResolutionSTFTLoss",
 ]

@@ -32,6 +32,9 @@ class TrainConfig:
     n_ffts: list = field(default_factory=lambda: [2048, 1024, 512, 256, 128, 64])
     loss_eps: float = 1e-8              # power floor of the spectral loss (magnitudes floored at its root)
     loss_log_eps: float = 0.0           # offset inside the log of the log-magnitude term
+    loudness_weight: float = 0.0        # > 0: add this times the loudness L1 in dB (losses/loudness.py) to the loss
+    loudness_n_fft: int = 0             # its window in samples (0: the loudness feature's, 128 ms)
+    loudness_hop: int = 0               # its hop in samples (0: the model's hop)
     average_decay: float = 0.0          # > 0: keep a moving average of the weights for inference (train/averaging.py)
     grad_clip: float = 3.0
     checkpoint_every: int = 500
@@ -48,6 +51,11 @@ class TrainConfig:
         for name in ("learning_rate", "lr_decay_rate", "crop_seconds", "grad_clip", "loss_eps"):
             check_positive(f"train.{name}", getattr(self, name))
         check_nonnegative("train.loss_log_eps", self.loss_log_eps)
+        check_nonnegative("train.loudness_weight", self.loudness_weight)
+        for name in ("loudness_n_fft", "loudness_hop"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"train.{name}: expected an integer >= 0 (0: the default), received {value!r}")
         if not isinstance(self.average_decay, (int, float)) or not 0 <= self.average_decay < 1:
             raise ValueError(f"train.average_decay: expected a number in [0, 1) (0: no average), "
                              f"received {self.average_decay!r}")

@@ -25,7 +25,7 @@ import torch
 import torch.distributed as dist
 
 from ..data import PreparedDataset
-from ..losses import MultiResolutionSTFTLoss
+from ..losses import LoudnessL1Loss, MultiResolutionSTFTLoss
 from ..models import DDSPAutoencoder
 from .averaging import weight_average
 from .checkpoint import inference_weights, latest_checkpoint, load_checkpoint, save_checkpoint
@@ -49,6 +49,11 @@ def sample_batch(dataset: PreparedDataset, seed: int, step: int, rank: int, batc
     indices = rng.integers(len(dataset), size=batch_size)
     offsets = [int(rng.integers(max(dataset.examples[i][2] - crop_frames, 0) + 1)) for i in indices]
     return dataset.batch(indices.tolist(), crop_frames, offsets)
+
+
+def noise_seed(seed: int, step: int, world: int, rank: int) -> int:
+    """The synthesiser noise seed of ``step`` on ``rank`` (distinct per rank and step)."""
+    return (seed * 1_000_003 + step * world + rank) % (2 ** 63)
 
 
 def learning_rate(config, step: int) -> float:
@@ -124,6 +129,8 @@ def _train(rank, world, data_dir, run_dir, config, resume, progress, log) -> dic
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     loss_fn = MultiResolutionSTFTLoss(n_ffts=tuple(config.train.n_ffts), eps=config.train.loss_eps,
                                       log_eps=config.train.loss_log_eps)
+    loudness_fn = LoudnessL1Loss(dataset.sample_rate, config.train.loudness_hop or dataset.hop_size,
+                                 config.train.loudness_n_fft or None)
     crop_frames = max(1, round(config.train.crop_seconds * dataset.sample_rate / dataset.hop_size))
     writer = None
     if rank == 0:
@@ -151,9 +158,10 @@ def _train(rank, world, data_dir, run_dir, config, resume, progress, log) -> dic
         lr = learning_rate(config.train, step)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        noise_seed = (seed * 1_000_003 + step * world + rank) % (2 ** 63)
-        audio = net(batch["f0_hz"], batch["loudness_db"], noise_seed=noise_seed)
+        audio = net(batch["f0_hz"], batch["loudness_db"], noise_seed=noise_seed(seed, step, world, rank))
         loss = loss_fn(audio, batch["audio"])
+        if config.train.loudness_weight > 0:
+            loss = loss + config.train.loudness_weight * loudness_fn(audio, batch["audio"])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.train.grad_clip)
