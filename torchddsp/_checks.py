@@ -45,6 +45,13 @@ def check_positive_int(name: str, value: int) -> int:
     return value
 
 
+def check_nonnegative_int(name: str, value: int) -> int:
+    """Require an integer >= 0 (orders, lags, lengths where 0 means none or a default)."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{name}: expected an integer >= 0, received {value!r}")
+    return value
+
+
 def check_choice(name: str, value, choices) -> None:
     """Require ``value`` to be one of ``choices``."""
     if value not in choices:

@@ -48,7 +48,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import check_choice, check_positive, check_positive_int
+from .._checks import check_choice, check_nonnegative_int, check_positive, check_positive_int
 from .yin import PitchEstimate, check_audio, num_frames
 
 __all__ = ["CrepeNet", "load_crepe", "crepe_weights_path", "crepe_salience", "crepe_decode", "crepe",
@@ -231,8 +231,7 @@ def crepe_decode(salience: torch.Tensor, fmin: float | None = None, fmax: float 
     """
     if salience.shape[-1] != _N_BINS:
         raise ValueError(f"salience: expected {_N_BINS} bins on the last axis, received shape {tuple(salience.shape)}")
-    if not isinstance(radius, int) or isinstance(radius, bool) or radius < 0:
-        raise ValueError(f"radius: expected an integer >= 0, received {radius!r}")
+    check_nonnegative_int("radius", radius)
     cents = CREPE_CENTS.to(device=salience.device, dtype=torch.float64)
     masked = salience
     if fmin is not None or fmax is not None:

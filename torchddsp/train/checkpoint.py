@@ -88,13 +88,6 @@ def inference_weights(path: str | Path) -> str:
     return "average" if (Path(path) / "average.safetensors").exists() else "model"
 
 
-def _load_weights(module: torch.nn.Module, file: Path) -> None:
-    try:
-        module.load_state_dict(load_file(str(file)))
-    except Exception as error:              # a truncated or foreign file, or weights of another model
-        raise ValueError(f"checkpoint: cannot load {file} ({type(error).__name__}: {error})") from error
-
-
 def load_checkpoint(path: str | Path, model: torch.nn.Module | None = None,
                     optimizer: torch.optim.Optimizer | None = None, weights: str = "model") -> dict:
     """Load weights into ``model`` and state into ``optimizer`` (either may be ``None``); return ``state.json``.
@@ -110,7 +103,10 @@ def load_checkpoint(path: str | Path, model: torch.nn.Module | None = None,
             raise ValueError(f"checkpoint: expected {f} to exist, it does not")
     state = json.loads(meta.read_text())
     if model is not None:
-        _load_weights(model, file)
+        try:
+            model.load_state_dict(load_file(str(file)))
+        except Exception as error:          # a truncated or foreign file, or weights of another model
+            raise ValueError(f"checkpoint: cannot load {file} ({type(error).__name__}: {error})") from error
     if optimizer is not None:
         try:
             optimizer.load_state_dict(torch.load(opt, map_location="cpu", weights_only=True))

@@ -10,7 +10,7 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .._checks import check_nonnegative, check_positive, check_positive_int, dataclass_from_dict
+from .._checks import check_nonnegative, check_nonnegative_int, check_positive, check_positive_int, dataclass_from_dict
 from ..models import ModelConfig
 
 if sys.version_info >= (3, 11):
@@ -53,9 +53,7 @@ class TrainConfig:
         check_nonnegative("train.loss_log_eps", self.loss_log_eps)
         check_nonnegative("train.loudness_weight", self.loudness_weight)
         for name in ("loudness_n_fft", "loudness_hop"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise ValueError(f"train.{name}: expected an integer >= 0 (0: the default), received {value!r}")
+            check_nonnegative_int(f"train.{name}", getattr(self, name))
         if not isinstance(self.average_decay, (int, float)) or not 0 <= self.average_decay < 1:
             raise ValueError(f"train.average_decay: expected a number in [0, 1) (0: no average), "
                              f"received {self.average_decay!r}")

@@ -129,8 +129,10 @@ def _train(rank, world, data_dir, run_dir, config, resume, progress, log) -> dic
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     loss_fn = MultiResolutionSTFTLoss(n_ffts=tuple(config.train.n_ffts), eps=config.train.loss_eps,
                                       log_eps=config.train.loss_log_eps)
-    loudness_fn = LoudnessL1Loss(dataset.sample_rate, config.train.loudness_hop or dataset.hop_size,
-                                 config.train.loudness_n_fft or None)
+    loudness_fn = None
+    if config.train.loudness_weight > 0:
+        loudness_fn = LoudnessL1Loss(dataset.sample_rate, config.train.loudness_hop or dataset.hop_size,
+                                     config.train.loudness_n_fft or None)
     crop_frames = max(1, round(config.train.crop_seconds * dataset.sample_rate / dataset.hop_size))
     writer = None
     if rank == 0:
@@ -160,7 +162,7 @@ def _train(rank, world, data_dir, run_dir, config, resume, progress, log) -> dic
             group["lr"] = lr
         audio = net(batch["f0_hz"], batch["loudness_db"], noise_seed=noise_seed(seed, step, world, rank))
         loss = loss_fn(audio, batch["audio"])
-        if config.train.loudness_weight > 0:
+        if loudness_fn is not None:
             loss = loss + config.train.loudness_weight * loudness_fn(audio, batch["audio"])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

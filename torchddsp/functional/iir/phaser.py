@@ -49,7 +49,7 @@ import math
 
 import torch
 
-from ..._checks import check_positive, check_positive_int, check_tensor
+from ..._checks import check_nonnegative_int, check_positive, check_positive_int, check_tensor
 from ..framing import cola_constant, frame, overlap_add
 from .allpass import _as_tensor, allpass_cascade, allpass_coefficient_from_break_frequency
 from .state_space import state_space_filter
@@ -96,8 +96,7 @@ def phaser_num_frames(time: int, frame_length: int, hop_length: int) -> int:
     """
     check_positive_int("frame_length", frame_length)
     check_positive_int("hop_length", hop_length)
-    if not isinstance(time, int) or time < 0:
-        raise ValueError(f"time: expected an integer >= 0, received {time!r}")
+    check_nonnegative_int("time", time)
     return max(1, -(-(time + frame_length - hop_length) // hop_length))
 
 

@@ -30,10 +30,10 @@ from __future__ import annotations
 
 import torch
 
-from ..._checks import check_positive, check_positive_int, check_tensor
+from ..._checks import check_nonnegative_int, check_positive, check_positive_int, check_tensor
 from ..mel import mel_filterbank as _mel_filterbank
 from ..mel import mel_filterbank_pinv
-from .levinson import _check_order, levinson_durbin
+from .levinson import levinson_durbin
 
 def mel_filterbank(sample_rate: float, n_fft: int, n_mels: int, f_min: float = 0.0, f_max: float | None = None,
                    mel_scale: str = "slaney", norm: str | None = "slaney", *, dtype: torch.dtype = torch.float64,
@@ -68,7 +68,7 @@ def lpc_from_mel(mel: torch.Tensor, order: int, sample_rate: float, n_fft: int, 
     check_tensor("mel", mel, min_dim=1)
     if mel.is_complex():
         raise ValueError(f"mel: expected a real floating-point tensor, received dtype {mel.dtype}")
-    _check_order("order", order)
+    check_nonnegative_int("order", order)
     check_positive("sample_rate", sample_rate)
     check_positive_int("n_fft", n_fft)
     check_positive("power", power)

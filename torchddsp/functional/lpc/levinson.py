@@ -47,15 +47,9 @@ from __future__ import annotations
 
 import torch
 
-from ..._checks import check_choice, check_tensor
+from ..._checks import check_choice, check_nonnegative_int, check_tensor
 
 AUTOCORRELATION_METHODS = ("fft", "direct")
-
-
-def _check_order(name: str, value) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ValueError(f"{name}: expected an integer >= 0, received {value!r}")
-    return value
 
 
 def _check_white_noise(value) -> float:
@@ -75,7 +69,7 @@ def autocorrelation(x: torch.Tensor, max_lag: int, method: str = "fft") -> torch
     check_tensor("x", x, min_dim=1)
     if x.is_complex():
         raise ValueError(f"x: expected a real floating-point tensor, received dtype {x.dtype}")
-    _check_order("max_lag", max_lag)
+    check_nonnegative_int("max_lag", max_lag)
     check_choice("method", method, AUTOCORRELATION_METHODS)
     time = x.shape[-1]
     if time == 0:
@@ -116,7 +110,7 @@ def levinson_durbin(r: torch.Tensor, order: int | None = None, *, white_noise: f
     lags = r.shape[-1] - 1
     if lags < 0:
         raise ValueError(f"r: expected at least r[0] on the last axis, received shape {tuple(r.shape)}")
-    order = lags if order is None else _check_order("order", order)
+    order = lags if order is None else check_nonnegative_int("order", order)
     if order > lags:
         raise ValueError(f"order: expected at most {lags} (r holds lags 0..{lags}), received {order}")
     white_noise = _check_white_noise(white_noise)
@@ -142,5 +136,5 @@ def lpc(x: torch.Tensor, order: int, *, method: str = "fft", white_noise: float 
     ``(a, k, error)`` as :func:`levinson_durbin`, with ``error`` the residual power per sample
     (the autocorrelation is biased, i.e. divided by ``frame_length``).
     """
-    _check_order("order", order)
+    check_nonnegative_int("order", order)
     return levinson_durbin(autocorrelation(x, order, method=method), order, white_noise=white_noise)

@@ -70,7 +70,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..._checks import check_choice, check_tensor
+from ..._checks import check_choice, check_nonnegative_int, check_tensor
 from ..framing import cola_constant, frame, overlap_add
 from ..iir.allpole import allpole
 from ..upsample import upsample
@@ -460,9 +460,7 @@ def framewise_lpc_synthesis(excitation: torch.Tensor, coefficients: torch.Tensor
     dtype = torch.promote_types(excitation.dtype, coefficients.dtype)
     w = _window(window, frame_length, hop, dtype, excitation.device)
     length = w.shape[0]
-    tail = length if tail_length is None else tail_length
-    if not isinstance(tail, int) or isinstance(tail, bool) or tail < 0:
-        raise ValueError(f"tail_length: expected an integer >= 0, received {tail_length!r}")
+    tail = length if tail_length is None else check_nonnegative_int("tail_length", tail_length)
     coefficients = coefficients.to(dtype)
     if method == "fft" and coefficients.shape[-1] + 1 > length + tail:
         raise ValueError(f"tail_length: method='fft' needs frame_length + tail_length >= order + 1 = "
