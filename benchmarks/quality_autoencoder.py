@@ -3,7 +3,7 @@
     python -m benchmarks.quality_autoencoder ../shared/audio/dev/fluid_violin.16k.flac --minutes 20
 
 The recording is split: the first ``1 - holdout`` of it is prepared (f0 by ``--f0-method``,
-CREPE tiny by default) and trained on, the rest is held out. At evenly spaced points of the
+CREPE tiny by default, refined with ``--f0-refine``) and trained on, the rest is held out. At evenly spaced points of the
 training budget the model resynthesises both parts and we report the multi-scale spectral
 distance (MSS, defined in ``torchddsp.metrics``) with loudness L1, f0 L1 and f0 outliers
 (``torchddsp.workflows.resynthesis_metrics``: CREPE tiny on input and output). References,
@@ -48,10 +48,11 @@ def pyworld_resynthesis(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     return pyworld.synthesize(f0, sp, ap, sample_rate, frame_period=5.0)[: len(x)].astype(np.float32)
 
 
-def naive_harmonic(audio: np.ndarray, sample_rate: int, hop: int, f0_method: str, n_harmonics: int = 60) -> np.ndarray:
+def naive_harmonic(audio: np.ndarray, sample_rate: int, hop: int, f0_method: str, f0_refine: bool = False,
+                   n_harmonics: int = 60) -> np.ndarray:
     frames = math.ceil(len(audio) / hop)
     padded = np.pad(audio, (0, frames * hop - len(audio)))
-    feats = extract_features(torch.from_numpy(padded), sample_rate, hop, f0_method=f0_method)
+    feats = extract_features(torch.from_numpy(padded), sample_rate, hop, f0_method=f0_method, f0_refine=f0_refine)
     k = torch.arange(1, n_harmonics + 1, dtype=torch.float64)
     amps = (1 / k).expand(frames, n_harmonics)
     unit = harmonic_bank(amps[None], feats["f0_hz"].double()[None, :, None], sample_rate, hop)[0]
@@ -89,6 +90,7 @@ def main(argv=None) -> int:
     parser.add_argument("--set", action="append", default=[])
     parser.add_argument("--evaluations", type=int, default=5, help="evaluation points along the run")
     parser.add_argument("--f0-method", default="crepe-tiny", help="f0 tracker of the prepared data")
+    parser.add_argument("--f0-refine", action="store_true", help="refine that f0 (features.refine_f0)")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for training (default: 2)")
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
@@ -102,7 +104,8 @@ def main(argv=None) -> int:
     work = Path(args.out or tempfile.mkdtemp(prefix="ddsp_quality_"))
     (work / "audio").mkdir(parents=True, exist_ok=True)
     sf.write(work / "audio" / "train.wav", parts["train part"], sample_rate, subtype="FLOAT")
-    prepare(work / "audio", work / "data", sample_rate=sample_rate, f0_method=args.f0_method, progress=False)
+    prepare(work / "audio", work / "data", sample_rate=sample_rate, f0_method=args.f0_method,
+            f0_refine=args.f0_refine, progress=False)
     hop = round(sample_rate / 250)
 
     rows = []
@@ -112,7 +115,7 @@ def main(argv=None) -> int:
         wall = time.perf_counter() - began
         rows.append({"system": "pyworld (harvest+cheaptrick+d4c)", "part": name, "wall_s": wall,
                      **resynthesis_metrics(torch.from_numpy(x), torch.from_numpy(y), sample_rate, hop)})
-        y = naive_harmonic(x, sample_rate, hop, args.f0_method)
+        y = naive_harmonic(x, sample_rate, hop, args.f0_method, args.f0_refine)
         rows.append({"system": "naive harmonic (1/k, frame RMS)", "part": name,
                      **resynthesis_metrics(torch.from_numpy(x), torch.from_numpy(y), sample_rate, hop)})
     for row in rows:
@@ -138,7 +141,8 @@ def main(argv=None) -> int:
     crop_s = config.train.crop_seconds
     throughput = steps * config.train.batch_size / total
     rtf = inference_rtf(run_dir)
-    summary = {"file": args.audio, "sample_rate": sample_rate, "f0_method": args.f0_method, "threads": args.threads,
+    summary = {"file": args.audio, "sample_rate": sample_rate, "f0_method": args.f0_method,
+               "f0_refine": args.f0_refine, "threads": args.threads,
                "train_seconds": total, "steps": steps,
                "examples_per_second": throughput, "example_seconds": crop_s,
                "inference_realtime_factor_1_thread": rtf, "rows": rows}

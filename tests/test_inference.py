@@ -3,6 +3,7 @@ a few steps on a synthetic 220 Hz harmonic tone (prepared with yin)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -129,6 +130,24 @@ def test_resynthesis_uses_the_recordings_own_features(trained):
     for key in ("f0_hz", "f0_confidence", "loudness_db"):
         torch.testing.assert_close(result[key], features[key])
     np.testing.assert_allclose(median_f0(result["output"].numpy(), SR), TRAIN_F0, rtol=0.02)
+
+
+def test_a_model_trained_on_refined_f0_analyses_with_refinement(trained):
+    """``f0_refine`` from the checkpoint makes inference refine f0 as preparation did, and evaluation
+    then analyses the input afresh with the plain tracker rather than reuse the refined f0."""
+    assert trained.f0_refine is False
+    refining = dataclasses.replace(trained, f0_refine=True)
+    t = np.arange(int(0.6 * SR)) / SR
+    phase = 2 * np.pi * np.cumsum(TRAIN_F0 * 2 ** (40 / 1200 * np.sin(2 * np.pi * 5 * t))) / SR
+    audio = (0.3 * sum(np.sin(k * phase) / k for k in range(1, 6))).astype(np.float32)
+    features = analyse(refining, audio, SR)
+    padded = analyse(trained, audio, SR)["audio"]
+    expected = extract_features(padded, SR, HOP, f0_refine=True)["f0_hz"]
+    torch.testing.assert_close(features["f0_hz"], expected)
+    assert not torch.equal(features["f0_hz"], analyse(trained, audio, SR)["f0_hz"])
+    metrics, result = evaluate_audio(refining, audio, SR, f0_tracker="yin")
+    fresh = resynthesis_metrics(result["audio"], result["output"], SR, HOP, "yin")
+    assert metrics["f0_l1_cents"] == pytest.approx(fresh["f0_l1_cents"], rel=1e-6)
 
 
 def test_stereo_input_is_mixed_to_mono(trained):

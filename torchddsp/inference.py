@@ -32,6 +32,7 @@ class TrainedModel:
     stats: dict
     f0_method: str
     run_dir: Path
+    f0_refine: bool = False
 
     @property
     def sample_rate(self) -> int:
@@ -52,7 +53,8 @@ def load_trained(run_dir: str | Path) -> TrainedModel:
     model = DDSPAutoencoder(ModelConfig.from_dict(state["config"]["model"]))
     load_checkpoint(checkpoint, model, weights=inference_weights(checkpoint))
     model.eval()
-    return TrainedModel(model, state.get("stats", {}), state.get("f0_method", "yin"), Path(run_dir))
+    return TrainedModel(model, state.get("stats", {}), state.get("f0_method", "yin"), Path(run_dir),
+                        state.get("f0_refine", False))
 
 
 def analyse(trained: TrainedModel, audio: np.ndarray, sample_rate: int) -> dict:
@@ -65,7 +67,7 @@ def analyse(trained: TrainedModel, audio: np.ndarray, sample_rate: int) -> dict:
     frames = math.ceil(len(audio) / trained.hop_size)
     audio = np.pad(audio, (0, frames * trained.hop_size - len(audio)))
     features = extract_features(torch.from_numpy(audio), trained.sample_rate, trained.hop_size,
-                                f0_method=trained.f0_method)
+                                f0_method=trained.f0_method, f0_refine=trained.f0_refine)
     return {"audio": torch.from_numpy(audio), **{k: v.reshape(-1)[:frames].float() for k, v in features.items()}}
 
 

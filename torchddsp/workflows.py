@@ -61,7 +61,8 @@ def evaluate_audio(trained: TrainedModel, audio: np.ndarray, sample_rate: int, s
     """``(metrics, resynthesis)``: :func:`resynthesis_metrics` of the model's resynthesis of one
     recording (at the model's rate), and the ``resynthesize`` result they were computed from."""
     result = resynthesize(trained, audio, sample_rate, seed)
-    known = result if trained.f0_method == f0_tracker else None     # the input was analysed by this tracker
+    # The input's features are reused when the model analysed it with the evaluation's own tracker.
+    known = result if trained.f0_method == f0_tracker and not trained.f0_refine else None
     return resynthesis_metrics(result["audio"], result["output"], trained.sample_rate, trained.hop_size,
                                f0_tracker, known), result
 

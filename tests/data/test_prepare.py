@@ -19,6 +19,7 @@ import torch
 
 from torchddsp.cli import main
 from torchddsp.data import PreparedDataset, find_audio_files, prepare
+from torchddsp.features import extract_features
 
 SR = 16000
 HOP = 64                       # round(16000 / 250)
@@ -133,7 +134,8 @@ def test_bad_files_are_skipped_with_a_reason_naming_the_file(edge):
 
 def test_arrays_are_frame_aligned_and_examples_tile_each_file(edge):
     settings = edge["manifest"]["settings"]
-    assert settings == {"version": 1, "sample_rate": SR, "hop_size": HOP, "example_frames": 125, "f0_method": "yin"}
+    assert settings == {"version": 1, "sample_rate": SR, "hop_size": HOP, "example_frames": 125, "f0_method": "yin",
+                        "f0_refine": False}
     for name in GOOD:
         entry = edge["manifest"]["files"][name]
         audio = load(edge["out"], entry, "audio")
@@ -284,6 +286,22 @@ def test_changed_settings_redo_everything(tmp_path):
     assert manifest["files"]["a.wav"]["examples"] == [[0, 50], [50, 50], [100, 25]]
 
 
+def test_refined_f0_is_stored_and_recorded_in_the_settings(tmp_path):
+    """With f0_refine the stored f0 is extract_features(..., f0_refine=True)'s, and changing the
+    setting redoes the files."""
+    audio = tone(220, 0.5, SR) * (1 + 0.3 * np.sin(2 * np.pi * 3 * np.arange(SR // 2) / SR)).astype(np.float32)
+    write(tmp_path / "audio" / "a.wav", audio, SR)
+    plain = prepare(tmp_path / "audio", tmp_path / "data", progress=False, log=lambda m: None)
+    refined = prepare(tmp_path / "audio", tmp_path / "data", f0_refine=True, progress=False, log=lambda m: None)
+    assert plain["settings"]["f0_refine"] is False and refined["settings"]["f0_refine"] is True
+    entry = refined["files"]["a.wav"]
+    stored = load(tmp_path / "data", entry, "f0_hz")
+    padded = torch.from_numpy(load(tmp_path / "data", entry, "audio"))
+    expected = extract_features(padded, SR, HOP, f0_refine=True)["f0_hz"].numpy()
+    np.testing.assert_array_equal(stored, expected.astype(np.float32))
+    assert not np.array_equal(stored, extract_features(padded, SR, HOP)["f0_hz"].numpy())
+
+
 def test_interrupted_run_keeps_finished_files_and_resumes(tmp_path):
     audio = tmp_path / "audio"
     for i in range(3):
@@ -371,6 +389,9 @@ def test_prepare_command_writes_the_manifest(tmp_path, capsys):
     manifest = json.loads((tmp_path / "data" / "manifest.json").read_text())
     assert manifest["settings"]["example_frames"] == 50 and manifest["files"]["a.wav"]["status"] == "done"
     assert "1 file(s) ready" in capsys.readouterr().out
+    assert manifest["settings"]["f0_refine"] is False
+    assert main(args + ["--f0-refine"]) == 0
+    assert json.loads((tmp_path / "data" / "manifest.json").read_text())["settings"]["f0_refine"] is True
 
 
 @pytest.mark.parametrize("arguments, name", [

@@ -99,6 +99,7 @@ def test_run_folder_holds_config_checkpoints_and_logs(short_run, tone_data):
     state = json.loads((checkpoints / "step_00000040" / "state.json").read_text())
     dataset = PreparedDataset(tone_data)
     assert state["step"] == 40 and state["world_size"] == 1 and state["f0_method"] == "yin"
+    assert state["f0_refine"] is False
     assert state["config"] == config.to_dict() and state["stats"] == dataset.stats
     assert state["config"]["model"]["sample_rate"] == SR and state["config"]["model"]["hop_size"] == 64
     weights = load_file(str(checkpoints / "step_00000040" / "model.safetensors"))

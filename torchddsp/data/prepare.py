@@ -112,21 +112,24 @@ def _features(extract: Callable, audio: np.ndarray, sample_rate: int, hop_size: 
     return arrays
 
 
-def _default_extractor(f0_method: str) -> Callable:
+def _default_extractor(f0_method: str, f0_refine: bool) -> Callable:
     from ..features import extract_features
 
     def extract(audio: torch.Tensor, sample_rate: int, hop_size: int) -> dict:
-        return extract_features(audio, sample_rate, hop_size, f0_method=f0_method)
+        return extract_features(audio, sample_rate, hop_size, f0_method=f0_method, f0_refine=f0_refine)
     return extract
 
 
 def prepare(audio_dir: str | Path, out_dir: str | Path, sample_rate: int = 16000, frame_rate: float = 250.0,
-            example_seconds: float = 4.0, f0_method: str = "yin", progress: bool = True,
-            extractor: Callable | None = None, log: Callable[[str], None] = print) -> dict:
+            example_seconds: float = 4.0, f0_method: str = "yin", f0_refine: bool = False,
+            progress: bool = True, extractor: Callable | None = None,
+            log: Callable[[str], None] = print) -> dict:
     """Prepare ``audio_dir`` into ``out_dir`` (see the module docstring); returns the manifest.
 
     ``hop_size = round(sample_rate / frame_rate)`` samples per feature frame; examples are
     windows of ``example_seconds`` (the last window of a file, or a short file, is shorter).
+    ``f0_method`` and ``f0_refine`` are those of :func:`torchddsp.features.extract_features`;
+    training stores them, and inference analyses new recordings the same way.
     """
     check_positive_int("sample_rate", sample_rate)
     check_positive("frame_rate", frame_rate)
@@ -136,12 +139,12 @@ def prepare(audio_dir: str | Path, out_dir: str | Path, sample_rate: int = 16000
     out = Path(out_dir)
     (out / "data").mkdir(parents=True, exist_ok=True)
     settings = {"version": MANIFEST_VERSION, "sample_rate": sample_rate, "hop_size": hop_size,
-                "example_frames": example_frames, "f0_method": f0_method}
+                "example_frames": example_frames, "f0_method": f0_method, "f0_refine": bool(f0_refine)}
     manifest_path = out / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
     if manifest.get("settings") != settings:
         manifest = {"settings": settings, "files": {}}          # different settings: start afresh
-    extract = extractor or _default_extractor(f0_method)
+    extract = extractor or _default_extractor(f0_method, f0_refine)
     files = find_audio_files(audio_dir)
     root = Path(audio_dir) if Path(audio_dir).is_dir() else Path(audio_dir).parent
     iterator = files

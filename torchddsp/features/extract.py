@@ -17,6 +17,7 @@ import torch
 
 from .._checks import check_choice, check_positive, check_positive_int
 from .crepe import crepe
+from .f0_refine import refine_f0
 from .loudness import loudness
 from .yin import check_audio, check_f0_range, num_frames, yin
 
@@ -65,8 +66,8 @@ def harvest(audio: torch.Tensor, sample_rate: float, hop_size: int, fmin: float 
 
 def extract_features(audio: torch.Tensor, sample_rate: float, hop_size: int, f0_method: str = "yin", *,
                      fmin: float | None = None, fmax: float | None = None, crepe_capacity: str = "full",
-                     yin_threshold: float = 0.15, median_filter: int = 1, loudness_n_fft: int | None = None,
-                     batch_size: int = 256) -> dict[str, torch.Tensor]:
+                     yin_threshold: float = 0.15, median_filter: int = 1, f0_refine: bool = False,
+                     loudness_n_fft: int | None = None, batch_size: int = 256) -> dict[str, torch.Tensor]:
     """f0, f0 confidence, voicing and A-weighted loudness of ``audio`` ``(..., time)`` on one frame grid.
 
     Args:
@@ -79,6 +80,8 @@ def extract_features(audio: torch.Tensor, sample_rate: float, hop_size: int, f0_
         fmin, fmax: f0 search range in Hz. Defaults: 50 Hz and ``min(2000, sample_rate / 4)``
             for yin and harvest; CREPE's whole range (31.7 to 2005.5 Hz) for crepe.
         crepe_capacity: ``"full"`` or ``"tiny"``. yin_threshold, median_filter: as :func:`yin`.
+        f0_refine: refine the tracker's f0 from the instantaneous frequency of the first harmonics
+            (:func:`~torchddsp.features.refine_f0`), which follows vibrato and onsets more closely.
         loudness_n_fft: FFT size of :func:`~torchddsp.features.loudness` (default 128 ms).
         batch_size: CREPE frames per forward pass.
 
@@ -105,5 +108,7 @@ def extract_features(audio: torch.Tensor, sample_rate: float, hop_size: int, f0_
                                          median_filter=median_filter)
         else:
             f0, confidence, voiced = harvest(audio, sample_rate, hop_size, lo, hi)
+    if f0_refine:
+        f0 = refine_f0(audio, sample_rate, hop_size, f0)
     loud = loudness(audio, sample_rate, hop_size, loudness_n_fft)
     return {"f0_hz": f0, "f0_confidence": confidence, "voiced": voiced, "loudness_db": loud}

@@ -17,8 +17,9 @@ upsampled linearly and its phase accumulated exactly over any length
 How it is fast. Within frame ``m`` every output sample is
 ``(1 - w_t) <s[n], A_m> + w_t <s[n], A_{m+1}>`` with ``s[n] = sin(k phi[n])``, so the sum over
 harmonics is a small matrix product per frame, and the sines are evaluated chunk by chunk into
-a buffer that stays in cache. Harmonics above Nyquist over a whole chunk are skipped, not
-computed and zeroed. The backward pass is analytic (no autograd graph over ``K x time``): the
+a buffer that stays in cache. Chunks are planned per batch item, so harmonics above Nyquist
+throughout a chunk of one item are skipped, not computed and zeroed (a batch of high and low
+notes costs what each item needs, not what its lowest note needs). The backward pass is analytic (no autograd graph over ``K x time``): the
 amplitude gradient is the same matrix product transposed and the phase gradient uses
 ``k a_k cos(k phi)``; sines/cosines are recomputed rather than stored, so memory stays
 ``O(time)`` instead of ``O(K x time)``.
@@ -39,22 +40,25 @@ _CHUNK_ELEMENTS = 1 << 20
 
 
 def _chunk_plan(norm_f0: torch.Tensor, frames: int, hop: int, n_harmonics: int, frames_per_chunk: int):
-    """Per chunk of frames: (first frame, end frame, harmonics safe everywhere, harmonics alive anywhere).
+    """Per batch item and chunk of frames: (item, first frame, end frame, harmonics safe everywhere,
+    harmonics alive anywhere).
 
     ``norm_f0`` is ``|f0| / f_s`` at audio rate, ``(B, frames * hop)``. One host sync for all chunks.
     """
     chunks = -(-frames // frames_per_chunk)
     pad = chunks * frames_per_chunk * hop - norm_f0.shape[-1]
     f = torch.nn.functional.pad(norm_f0, (0, pad), value=float("nan")).reshape(norm_f0.shape[0], chunks, -1)
-    f_max = torch.nan_to_num(f, nan=0.0).amax(dim=(0, 2))
-    f_min = torch.nan_to_num(f, nan=float("inf")).amin(dim=(0, 2))
+    f_max = torch.nan_to_num(f, nan=0.0).amax(dim=2)
+    f_min = torch.nan_to_num(f, nan=float("inf")).amin(dim=2)
     k = torch.arange(1, n_harmonics + 1, device=f.device, dtype=f.dtype)
-    safe = (k[None, :] * f_max[:, None] < 0.5).sum(-1)         # k f < 1/2 for every sample
-    alive = (k[None, :] * f_min[:, None] < 0.5).sum(-1)        # k f < 1/2 for some sample
+    safe = (k * f_max[..., None] < 0.5).sum(-1)                # (B, chunks): k f < 1/2 for every sample
+    alive = (k * f_min[..., None] < 0.5).sum(-1)               # k f < 1/2 for some sample
     plan = []
-    for c, (s, a) in enumerate(zip(safe.tolist(), alive.tolist())):
-        start = c * frames_per_chunk
-        plan.append((start, min(start + frames_per_chunk, frames), s, a))
+    for b, (safe_b, alive_b) in enumerate(zip(safe.tolist(), alive.tolist())):
+        for c, (s, a) in enumerate(zip(safe_b, alive_b)):
+            start = c * frames_per_chunk
+            if a > 0:
+                plan.append((b, start, min(start + frames_per_chunk, frames), s, a))
     return plan
 
 
@@ -67,13 +71,11 @@ class _HarmonicBank(torch.autograd.Function):
         amp_next = torch.cat([amplitudes[:, 1:], amplitudes[:, -1:]], dim=1)
         k = torch.arange(1, n_harm + 1, dtype=phase.dtype, device=phase.device)
         y = phase.new_zeros(batch, frames * hop)
-        for m0, m1, safe, alive in plan:
-            if alive == 0:
-                continue
-            s = _basis(torch.sin, phase, norm_f0, k, hop, m0, m1, safe, alive)
-            pair = torch.stack([amplitudes[:, m0:m1, :alive], amp_next[:, m0:m1, :alive]], dim=-2)
-            out = torch.bmm(pair.reshape(-1, 2, alive), s).reshape(batch, m1 - m0, 2, hop)
-            y[:, m0 * hop:m1 * hop] = torch.lerp(out[:, :, 0], out[:, :, 1], weights).reshape(batch, -1)
+        for b, m0, m1, safe, alive in plan:
+            s = _basis(torch.sin, phase[b], norm_f0[b], k, hop, m0, m1, safe, alive)
+            pair = torch.stack([amplitudes[b, m0:m1, :alive], amp_next[b, m0:m1, :alive]], dim=-2)
+            out = torch.bmm(pair, s)                                        # (frames, 2, hop)
+            y[b, m0 * hop:m1 * hop] = torch.lerp(out[:, 0], out[:, 1], weights).reshape(-1)
         ctx.save_for_backward(phase, amplitudes, norm_f0, weights)
         ctx.hop, ctx.plan = hop, plan
         return y
@@ -82,7 +84,7 @@ class _HarmonicBank(torch.autograd.Function):
     def backward(ctx, grad_y):
         phase, amplitudes, norm_f0, weights = ctx.saved_tensors
         hop, plan = ctx.hop, ctx.plan
-        batch, frames, n_harm = amplitudes.shape
+        n_harm = amplitudes.shape[-1]
         need_phase, need_amp = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         k = torch.arange(1, n_harm + 1, dtype=phase.dtype, device=phase.device)
         grad_phase = torch.zeros_like(phase) if need_phase else None
@@ -91,22 +93,19 @@ class _HarmonicBank(torch.autograd.Function):
         if need_phase:
             amp_next = torch.cat([amplitudes[:, 1:], amplitudes[:, -1:]], dim=1)
         grad_y = grad_y.contiguous()
-        for m0, m1, safe, alive in plan:
-            if alive == 0:
-                continue
-            g = grad_y[:, m0 * hop:m1 * hop].reshape(batch, m1 - m0, hop)
+        for b, m0, m1, safe, alive in plan:
+            g = grad_y[b, m0 * hop:m1 * hop].reshape(m1 - m0, hop)
             if need_amp:
-                s = _basis(torch.sin, phase, norm_f0, k, hop, m0, m1, safe, alive)
-                gw = torch.stack([g - g * weights, g * weights], dim=-2).reshape(-1, 2, hop)
-                r = torch.bmm(gw, s.transpose(1, 2)).reshape(batch, m1 - m0, 2, alive)
-                grad_cur[:, m0:m1, :alive] = r[:, :, 0]
-                grad_next[:, m0:m1, :alive] = r[:, :, 1]
+                s = _basis(torch.sin, phase[b], norm_f0[b], k, hop, m0, m1, safe, alive)
+                gw = torch.stack([g - g * weights, g * weights], dim=-2)          # (frames, 2, hop)
+                r = torch.bmm(gw, s.transpose(1, 2))                            # (frames, 2, alive)
+                grad_cur[b, m0:m1, :alive] = r[:, 0]
+                grad_next[b, m0:m1, :alive] = r[:, 1]
             if need_phase:
-                c = _basis(torch.cos, phase, norm_f0, k, hop, m0, m1, safe, alive)
-                pair = torch.stack([amplitudes[:, m0:m1, :alive], amp_next[:, m0:m1, :alive]], dim=-2)
-                pair = pair * k[:alive]
-                out = torch.bmm(pair.reshape(-1, 2, alive), c).reshape(batch, m1 - m0, 2, hop)
-                grad_phase[:, m0 * hop:m1 * hop] = (g * torch.lerp(out[:, :, 0], out[:, :, 1], weights)).reshape(batch, -1)
+                c = _basis(torch.cos, phase[b], norm_f0[b], k, hop, m0, m1, safe, alive)
+                pair = torch.stack([amplitudes[b, m0:m1, :alive], amp_next[b, m0:m1, :alive]], dim=-2)
+                out = torch.bmm(pair * k[:alive], c)                            # (frames, 2, hop)
+                grad_phase[b, m0 * hop:m1 * hop] = (g * torch.lerp(out[:, 0], out[:, 1], weights)).reshape(-1)
         grad_amp = None
         if need_amp:
             # A_{m+1} of frame m is frame m+1's amplitude, except after the last frame (held).
@@ -117,15 +116,15 @@ class _HarmonicBank(torch.autograd.Function):
 
 
 def _basis(fn, phase, norm_f0, k, hop, m0, m1, safe, alive):
-    """``fn(k phase)`` for frames m0..m1 and harmonics 1..alive, Nyquist-masked: ``(B*(m1-m0), alive, hop)``."""
-    batch = phase.shape[0]
-    ph = phase[:, m0 * hop:m1 * hop].reshape(batch, m1 - m0, 1, hop)
+    """``fn(k phase)`` of one batch item (``phase``, ``norm_f0``: ``(time,)``) for frames m0..m1 and
+    harmonics 1..alive, Nyquist-masked: ``(m1 - m0, alive, hop)``."""
+    ph = phase[m0 * hop:m1 * hop].reshape(m1 - m0, 1, hop)
     buf = k[:alive, None] * ph
     fn(buf, out=buf)                                           # in place: no second buffer
     if safe < alive:                                           # harmonics crossing Nyquist in this chunk
-        f = norm_f0[:, m0 * hop:m1 * hop].reshape(batch, m1 - m0, 1, hop)
-        buf[:, :, safe:alive] *= (k[safe:alive, None] * f < 0.5).to(buf.dtype)
-    return buf.reshape(batch * (m1 - m0), alive, hop)
+        f = norm_f0[m0 * hop:m1 * hop].reshape(m1 - m0, 1, hop)
+        buf[:, safe:alive] *= (k[safe:alive, None] * f < 0.5).to(buf.dtype)
+    return buf
 
 
 def harmonic_bank(harmonic_amplitudes: torch.Tensor, f0: torch.Tensor, sample_rate: float, hop_size: int,
@@ -178,8 +177,7 @@ def harmonic_bank(harmonic_amplitudes: torch.Tensor, f0: torch.Tensor, sample_ra
         audio = phase.new_zeros(phase.shape) + 0 * amps.sum()
     else:
         weights = interpolation_weights(hop_size, upsampling, dtype=dtype, device=amps.device)
-        per_frame = phase.shape[0] * hop_size * n_harm
-        plan = _chunk_plan(norm_f0, frames, hop_size, n_harm, max(1, _CHUNK_ELEMENTS // per_frame))
+        plan = _chunk_plan(norm_f0, frames, hop_size, n_harm, max(1, _CHUNK_ELEMENTS // (hop_size * n_harm)))
         audio = _HarmonicBank.apply(phase.contiguous(), amps.contiguous(), norm_f0, weights, hop_size, plan)
     audio = audio.reshape(*lead, frames * hop_size)
     if initial_phase is None:

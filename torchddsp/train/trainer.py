@@ -199,6 +199,7 @@ def _train(rank, world, data_dir, run_dir, config, resume, progress, log) -> dic
                 save_checkpoint(run_dir, done, model, optimizer,
                                 {"config": config.to_dict(), "stats": dataset.stats, "world_size": world,
                                  "f0_method": dataset.settings["f0_method"],
+                                 "f0_refine": dataset.settings.get("f0_refine", False),
                                  "averaged_steps": int(average.n_averaged) if average is not None else 0},
                                 average=average.module if average is not None else None)
             if world > 1:
