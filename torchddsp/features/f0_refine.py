@@ -5,8 +5,8 @@ A tracker such as CREPE is robust (no octave errors) but coarse in time and freq
 harmonic ``k`` at ``k`` times its error. Refinement keeps the tracker's decision and measures the
 frequency precisely around each frame centre ``c = m * hop_size`` with a window a few periods
 long (Hann, length :math:`L = P f_s / f_0`), using the window and its time derivative
-:math:`w'` (the reassignment method of Auger & Flandrin, IEEE Trans. SP 1995; WORLD's StoneMask
-refines Harvest's f0 from the instantaneous frequency of harmonics too, Morise 2017):
+:math:`w'` (the reassignment method of Auger & Flandrin, IEEE Trans. SP 1995; WORLD's StoneMask,
+Morise et al. 2016, refines an f0 track from the instantaneous frequency of harmonics too):
 
 .. math::
 
@@ -73,14 +73,14 @@ def refine_f0(audio: torch.Tensor, sample_rate: float, hop_size: int, f0_hz: tor
     f0 = f0_hz.detach().to(torch.float64).expand(*lead, frames).reshape(-1, frames)
     half = math.ceil(periods * sample_rate / fmin / 2)            # longest half-window, samples
     right = max(0, frames * hop_size - time) + half + 1
-    segments = torch.nn.functional.pad(x, (half, right)).unfold(-1, 2 * half + 1, hop_size)[:, :frames]
-    rows = segments.reshape(-1, 2 * half + 1)                     # frame m: samples m*hop - half .. m*hop + half
-    flat_f0 = f0.reshape(-1)
-    refined = flat_f0.clone()
-    for start in range(0, rows.shape[0], frames_per_chunk):
-        stop = min(start + frames_per_chunk, rows.shape[0])
-        refined[start:stop] = _refine_rows(rows[start:stop], flat_f0[start:stop], float(sample_rate), n_harmonics,
-                                           periods, iterations, fmin, max_change_cents, half)
+    # A view, not a copy: frame m of item b is segments[b, m], samples m*hop - half .. m*hop + half.
+    segments = torch.nn.functional.pad(x, (half, right)).unfold(-1, 2 * half + 1, hop_size)
+    refined = f0.clone()
+    for b in range(f0.shape[0]):
+        for start in range(0, frames, frames_per_chunk):
+            stop = min(start + frames_per_chunk, frames)
+            refined[b, start:stop] = _refine_rows(segments[b, start:stop], f0[b, start:stop], float(sample_rate),
+                                                  n_harmonics, periods, iterations, fmin, max_change_cents, half)
     return refined.reshape(*lead, frames).to(f0_hz.dtype)
 
 
