@@ -72,6 +72,32 @@ def test_harmonic_bank_large_chunks_and_nyquist_crossing_glide():
     assert_matches_reference(y, np_harmonic(amps[0].numpy(), f0[0, :, 0].numpy(), sr, hop)[None], atol=1e-9)
 
 
+def test_harmonic_bank_batch_of_different_registers():
+    """Chunks are planned per item: a low note (every harmonic audible), a high one (3 of 24), one
+    wholly above Nyquist (silent) and a glide across it, in one batch, each equal to Eq. 9 in value
+    and gradient (the gradient against autograd through the reference)."""
+    sr, hop, frames, k = 16000, 32, 40, 24
+    f0 = torch.stack([torch.full((frames,), 200.0), torch.full((frames,), 2200.0),
+                      torch.full((frames,), 9000.0), torch.linspace(150.0, 3000.0, frames)]).double()[..., None]
+    amps = torch.rand(4, frames, k, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    amps.requires_grad_()
+    y = harmonic_bank(amps, f0, sr, hop)
+    ref = np.stack([np_harmonic(amps[b].detach().numpy(), f0[b, :, 0].numpy(), sr, hop) for b in range(4)])
+    assert_matches_reference(y, ref, atol=1e-10)
+    assert torch.equal(y[2], torch.zeros_like(y[2]))
+
+    def naive(a):
+        from torchddsp.functional.upsample import upsample
+        fa, aa = upsample(f0, hop)[..., 0], upsample(a, hop)
+        phase = 2 * math.pi * torch.cumsum(fa / sr, -1)
+        n = torch.arange(1, k + 1, dtype=torch.float64)
+        return (aa * torch.sin(n * phase[..., None]) * (n * fa[..., None] < sr / 2)).sum(-1)
+
+    grad_out = torch.randn(y.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    torch.testing.assert_close(torch.autograd.grad(y, amps, grad_out)[0],
+                               torch.autograd.grad(naive(amps), amps, grad_out)[0], rtol=1e-8, atol=1e-8)
+
+
 def test_harmonic_bank_audio_rate_f0_and_initial_phase():
     sr, hop = 8000, 16
     amps, f0 = random_controls(2, 6, 5)
