@@ -4,10 +4,11 @@ import pytest
 import torch
 from torch import nn
 
+from torchddsp.kernels.backend import NUMBA_AVAILABLE
 from torchddsp.models import gru as gru_module
 from torchddsp.models.gru import FastGRU
 
-pytestmark = pytest.mark.skipif(gru_module._gru_kernel is None, reason="numba is not installed")
+pytestmark = pytest.mark.skipif(not NUMBA_AVAILABLE, reason="numba is not installed")
 
 
 def _pair(input_size=12, hidden=16, dtype=torch.float32, seed=0):

@@ -14,12 +14,14 @@ Why. At batch 1 the work per step is tiny (a ``hidden x 3 hidden`` matrix-vector
 hundred activations), so ``nn.GRU`` on the CPU spends most of its time dispatching the dozen
 tensor operations of every step (about 15-35 us per step for ``hidden = 128``, i.e. more than
 the rest of a DDSP autoencoder's inference). ``FastGRU`` computes the input gates for all steps in
-one matrix product and runs the recurrence in a numba kernel (a few microseconds per step).
+one matrix product and runs the recurrence in a numba kernel (a few microseconds per step), the
+``torchddsp::gru_recurrence`` custom op of ``torchddsp.kernels`` (so ``torch.compile`` traces it).
 
 When. Only where no gradient is needed (``torch.no_grad()`` or inputs and weights that do not
 require grad), on the CPU, in float32/float64, for ``batch_first`` single-layer unidirectional
-GRUs with biases, for batches of at most ``MAX_BATCH``; everywhere else (training, other devices, numba missing) ``nn.GRU.forward``
-runs unchanged. Results equal ``nn.GRU``'s up to float32 rounding (the sums run in another
+GRUs with biases, for batches of at most ``MAX_BATCH``, and when the kernel backend
+(``torchddsp.kernels.set_backend``) is not ``"pure"``; everywhere else (training, other devices,
+numba missing, ``torch.export``) ``nn.GRU.forward`` runs unchanged: it is the pure path. Results equal ``nn.GRU``'s up to float32 rounding (the sums run in another
 order); parameters and ``state_dict`` keys are ``nn.GRU``'s, so checkpoints load either way.
 
 Shapes: input ``(batch, time, input_size)``, optional state ``(1, batch, hidden)``; returns
@@ -28,49 +30,15 @@ Shapes: input ``(batch, time, input_size)``, optional state ``(1, batch, hidden)
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
 import torch
 from torch import nn
 
-try:  # numba is an optional accelerator; nn.GRU runs everywhere
-    from numba import njit
-except ImportError:  # pragma: no cover - exercised only where numba is missing
-    njit = None
+from ..kernels import gru_ops, use_compiled
+from ..kernels.backend import COMPILED_DTYPES
 
-_NUMBA_DTYPES = (torch.float32, torch.float64)
 MAX_BATCH = 4
 """Largest batch run by the kernel: it handles rows one after another, while ``nn.GRU`` shares each
 step's dispatch cost over the batch (at batch 8 ``nn.GRU`` is faster; at batch 1 the kernel is ~2x)."""
-
-if njit is not None:
-    @njit(cache=True, nogil=True)
-    def _gru_kernel(gates_x, w_hh_t, b_hh, h0, out):  # pragma: no cover - compiled, tested through FastGRU
-        """Run the recurrence: ``gates_x`` ``(B, T, 3H)`` (``W_ih x + b_ih``), ``w_hh_t`` ``(H, 3H)``
-        (``W_hh`` transposed), ``b_hh`` ``(3H,)``, ``h0`` ``(B, H)``; writes ``out`` ``(B, T, H)``."""
-        batch, steps, width = gates_x.shape
-        hidden = width // 3
-        gates_h = np.empty(width, dtype=gates_x.dtype)
-        h = np.empty(hidden, dtype=gates_x.dtype)
-        one = gates_x.dtype.type(1)
-        for b in range(batch):
-            h[:] = h0[b]
-            for t in range(steps):
-                gates_h[:] = b_hh                        # gates_h = W_hh h + b_hh, as rows of axpy:
-                for j in range(hidden):                  # the inner loop vectorises (no reduction)
-                    hj, row = h[j], w_hh_t[j]
-                    for g in range(np.uint64(width)):    # unsigned: no negative-index wrap-around code
-                        gates_h[g] += hj * row[g]
-                gx = gates_x[b, t]
-                for i in range(hidden):
-                    r = one / (one + math.exp(-(gx[i] + gates_h[i])))
-                    z = one / (one + math.exp(-(gx[hidden + i] + gates_h[hidden + i])))
-                    n = math.tanh(gx[2 * hidden + i] + r * gates_h[2 * hidden + i])
-                    h[i] = (h[i] - n) * z + n
-                    out[b, t, i] = h[i]
-else:  # pragma: no cover
-    _gru_kernel = None
 
 
 class FastGRU(nn.GRU):
@@ -82,7 +50,7 @@ class FastGRU(nn.GRU):
     """
 
     def _fast_path(self, x: torch.Tensor, state: torch.Tensor | None) -> bool:
-        if _gru_kernel is None or not isinstance(x, torch.Tensor) or x.dim() != 3 or x.shape[0] > MAX_BATCH:
+        if not isinstance(x, torch.Tensor) or x.dim() != 3 or x.shape[0] > MAX_BATCH:
             return False
         if (self.num_layers != 1 or not self.bias or not self.batch_first or self.bidirectional
                 or self.proj_size != 0):
@@ -90,7 +58,9 @@ class FastGRU(nn.GRU):
         tensors = [x, *self._flat_weights] + ([state] if state is not None else [])
         if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
             return False
-        return all(t.device.type == "cpu" and t.dtype == x.dtype for t in tensors) and x.dtype in _NUMBA_DTYPES
+        if x.device.type != "cpu" or x.dtype not in COMPILED_DTYPES:
+            return False
+        return all(t.device == x.device and t.dtype == x.dtype for t in tensors) and use_compiled(x.device, x.dtype)
 
     def forward(self, input, hx=None):  # noqa: A002 - nn.GRU's argument names
         if not self._fast_path(input, hx):
@@ -102,9 +72,6 @@ class FastGRU(nn.GRU):
         with torch.no_grad():
             gates_x = torch.nn.functional.linear(input, w_ih, b_ih).contiguous()
             h0 = input.new_zeros(batch, self.hidden_size) if hx is None else hx[0].contiguous()
-            out = input.new_empty(batch, steps, self.hidden_size)
-            if steps:
-                _gru_kernel(gates_x.numpy(), w_hh.detach().t().contiguous().numpy(),
-                            b_hh.detach().contiguous().numpy(), h0.numpy(), out.numpy())
+            out = gru_ops.gru_recurrence(gates_x, w_hh, b_hh, h0)
             final = out[:, -1] if steps else h0
         return out, final.unsqueeze(0).clone()

@@ -17,10 +17,10 @@ from helpers import (DEVICES, DTYPES, assert_matches_reference, check_batch_cons
                      check_gradcheck, to_numpy)
 from torchddsp.functional.iir.allpole import allpole
 
-BACKENDS = ["numba", "scan"]
+BACKENDS = ["compiled", "pure"]
 DEVICE_BACKENDS = [pytest.param(device.values[0], backend, id=f"{device.id}-{backend}", marks=device.marks)
                    for device in DEVICES for backend in BACKENDS
-                   if not (device.values[0] == "cuda" and backend == "numba")]
+                   if not (device.values[0] == "cuda" and backend == "compiled")]
 
 
 def stable_coefficients(order: int, rng, r_min: float = 0.3, r_max: float = 0.85) -> np.ndarray:
@@ -60,7 +60,7 @@ def tensor(value, dtype=torch.float64, device="cpu", grad=False):
 @pytest.mark.parametrize("order", [1, 2, 3, 4, 5, 9, 20])
 def test_fixed_coefficients_match_scipy(order, dtype, device, backend):
     rng = np.random.default_rng(order)
-    time = 3000 if backend == "numba" else 400          # the numba run crosses the kernels' chunks
+    time = 3000 if backend == "compiled" else 400          # the numba run crosses the kernels' chunks
     a = np.stack([stable_coefficients(order, rng) for _ in range(3)])
     x = rng.standard_normal((3, time))
     y0 = rng.standard_normal((3, order))
@@ -105,7 +105,7 @@ def test_long_time_varying_signal_on_threads():
     time, order = 12000, 8
     a = 0.05 * rng.standard_normal((3, time, order))
     x = rng.standard_normal((3, time))
-    y = allpole(tensor(x), tensor(a), backend="numba")
+    y = allpole(tensor(x), tensor(a), backend="compiled")
     for i in range(3):
         assert_matches_reference(y[i], reference_allpole(x[i], a[i]), rtol=0, atol=1e-10)
 
@@ -121,7 +121,7 @@ def test_backends_agree():
             y, final = allpole(*leaves, backend=backend)
             (y.square().sum() + final.sum()).backward()
             results[backend] = [y, final] + [leaf.grad for leaf in leaves]
-        for got, want in zip(results["numba"], results["scan"]):
+        for got, want in zip(results["compiled"], results["pure"]):
             torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-9)
 
 
@@ -295,8 +295,8 @@ def test_input_gradient_alone_with_fixed_time_varying_coefficients(frames):
     x = tensor(rng.standard_normal((2, 40)), grad=True)
     a = tensor(0.2 * rng.standard_normal((2, frames, 5)))
     weight = tensor(rng.standard_normal((2, 40)))
-    (allpole(x, a, backend="numba") * weight).sum().backward()
-    numba_grad = x.grad.clone()
+    (allpole(x, a, backend="compiled") * weight).sum().backward()
+    compiled_grad = x.grad.clone()
     x.grad = None
-    (allpole(x, a, backend="scan") * weight).sum().backward()
-    torch.testing.assert_close(numba_grad, x.grad, rtol=1e-10, atol=1e-12)
+    (allpole(x, a, backend="pure") * weight).sum().backward()
+    torch.testing.assert_close(compiled_grad, x.grad, rtol=1e-10, atol=1e-12)

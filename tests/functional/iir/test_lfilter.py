@@ -2,8 +2,8 @@
 
 References: ``scipy.signal.lfilter`` / ``lfilter_zi`` / ``lfiltic`` (fixed coefficients) and a
 float64 NumPy transcription of the direct form I difference equation, one sample at a time
-(time-varying coefficients, per sample or per frame). Both backends ("numba" compiled kernels
-and the pure-PyTorch "scan") are checked against the references, against each other and with
+(time-varying coefficients, per sample or per frame). Both backends ("compiled": numba kernels
+behind custom ops, and the plain-PyTorch "pure" scan) are checked against the references, against each other and with
 ``gradcheck``; the analytic backward is also compared with autograd through a naive loop.
 """
 
@@ -20,15 +20,15 @@ from helpers import (DEVICES, DTYPES, assert_finite, assert_matches_reference, c
                      check_gradcheck, to_numpy)
 from torchddsp.functional.iir.lfilter import lfilter
 
-BACKENDS = ["numba", "scan"]
+BACKENDS = ["compiled", "pure"]
 
 
 def device_backends():
-    """(device, backend) pairs: both backends on CPU, the scan on CUDA (numba is CPU-only)."""
+    """(device, backend) pairs: both backends on CPU, the pure one on CUDA (the compiled kernels are CPU-only)."""
     params = []
     for device in DEVICES:
         for backend in BACKENDS:
-            if device.values[0] == "cuda" and backend == "numba":
+            if device.values[0] == "cuda" and backend == "compiled":
                 continue
             params.append(pytest.param(device.values[0], backend, id=f"{device.id}-{backend}", marks=device.marks))
     return params
@@ -89,9 +89,9 @@ def test_fixed_coefficients_match_scipy(order, dtype):
     bt, at, xt, zt = (tensor(v, dtype) for v in (b, a, x, zi))
     # the reference filters the same (rounded) values in float64
     b64, a64, x64, z64 = (to_numpy(v).astype(np.float64) for v in (bt, at, xt, zt))
-    y = lfilter(bt, at, xt, backend="numba")
+    y = lfilter(bt, at, xt, backend="compiled")
     ref = scipy.signal.lfilter(b64, a64, x64)
-    y_zi, zf = lfilter(bt, at, xt, zt, backend="numba")
+    y_zi, zf = lfilter(bt, at, xt, zt, backend="compiled")
     ref_zi, ref_zf = scipy.signal.lfilter(b64, a64, x64, zi=z64)
     if dtype == torch.float64:
         assert_matches_reference(y, ref, rtol=0, atol=1e-10)
@@ -252,7 +252,7 @@ def test_backends_agree_on_values_and_gradients():
         y, zf = lfilter(*leaves, backend=backend)
         (y.square().sum() + zf.sum()).backward()
         results[backend] = [y, zf] + [leaf.grad for leaf in leaves]
-    for got, want in zip(results["numba"], results["scan"]):
+    for got, want in zip(results["compiled"], results["pure"]):
         torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-9)
 
 

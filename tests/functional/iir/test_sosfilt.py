@@ -52,7 +52,7 @@ def reference_time_varying(sos: np.ndarray, x: np.ndarray, zi: np.ndarray | None
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("design", ["butter6", "ellip8", "random3"])
-@pytest.mark.parametrize("backend", ["auto", "scan"])
+@pytest.mark.parametrize("backend", ["auto", "pure"])
 def test_matches_scipy_sosfilt(device, dtype, design, backend):
     sos = {"butter6": lambda: scipy.signal.butter(6, 0.13, output="sos"),
            "ellip8": lambda: scipy.signal.ellip(8, 0.5, 60, [0.2, 0.4], btype="bandpass", output="sos"),
@@ -138,7 +138,7 @@ def test_sosfilt_zi_gradcheck_and_errors():
 
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("backend", ["auto", "scan"])
+@pytest.mark.parametrize("backend", ["auto", "pure"])
 def test_time_varying_per_sample_matches_direct_form_one(device, dtype, backend):
     time = 120
     sos = np.stack([random_stable_sos(2, radius=0.9) for _ in range(time)])     # (time, 2, 6)

@@ -165,7 +165,7 @@ def test_time_varying_matches_numpy_loop(device, dtype, kind, interpolation):
                              rtol=1e-3 if dtype == torch.float32 else 1e-9)
 
 
-@pytest.mark.parametrize("backend", ["numba", "scan"])
+@pytest.mark.parametrize("backend", ["compiled", "pure"])
 def test_lattice_backends_agree_with_reference(backend):
     k = _reflection(2, 40, 3, scale=0.95, seed=4)                  # one set per sample
     e = _rand(2, 40, seed=5)
@@ -226,7 +226,7 @@ def test_gradcheck_sample_wise():
     s0 = _rand(2, order, seed=15).requires_grad_()
     for interpolation in ("hold", "linear"):
         check_gradcheck(lambda e, a, s: lpc_synthesis(e, a, interpolation=interpolation, initial_state=s), [e, a, s0])
-        for backend in ("numba", "scan"):
+        for backend in ("compiled", "pure"):
             check_gradcheck(lambda e, k, s: lpc_synthesis(e, k, kind="reflection", interpolation=interpolation,
                                                           initial_state=s, backend=backend), [e, k, s0])
         check_gradcheck(lambda e, a, s: lpc_inverse_filter(e, a, interpolation=interpolation, initial_state=s),

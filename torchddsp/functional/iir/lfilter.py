@@ -9,11 +9,12 @@ broadcast with ``x``'s) or time-varying, one set per sample (``(..., time, M+1)`
 dimension than ``x``. Time-varying filters use the direct form I convention with the
 coefficients of the output sample, as in LPC synthesis.
 
-Evaluation: fixed coefficients run in one compiled pass (FIR part and recursion fused, see
-``_numba_kernels.lti_forward``); time-varying ones compute the FIR part with a few shifted
-multiply-adds and then the all-pole recursion of ``allpole.py``, whose frame-rate coefficients
-are never expanded to one set per sample. Both have the analytic backward of Yu & Fazekas
-(2023). The ``"scan"`` backend is the pure-PyTorch fallback (any device).
+Evaluation: fixed coefficients run in one compiled pass (FIR part and recursion fused, the
+``torchddsp::lti_filter`` custom op of ``torchddsp.kernels``); time-varying ones compute the
+FIR part with a few shifted multiply-adds and then the all-pole recursion of ``allpole.py``,
+whose frame-rate coefficients are never expanded to one set per sample. Both have the analytic
+backward of Yu & Fazekas (2023). The ``"pure"`` backend is the plain-PyTorch path (any device,
+what ``torch.export`` captures); ``"auto"`` follows ``torchddsp.kernels.set_backend``.
 
 Initial conditions:
 
@@ -31,8 +32,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..._checks import broadcast_or_raise, check_choice
-from .allpole import BACKENDS, ltv_head, check_real, flatten_batch, frames_hop, lti_core, ltv_core, use_numba
+from ..._checks import broadcast_or_raise
+from ...kernels import use_compiled
+from .allpole import check_real, flatten_batch, frames_hop, lti_core, ltv_core, ltv_head
 
 
 def _hankel(coeffs: torch.Tensor, size: int) -> torch.Tensor:
@@ -103,7 +105,7 @@ def lfilter(b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, zi: torch.Tensor 
         zi: optional initial state: ``(..., max(M, N))`` (transposed direct form II, SciPy's
             ``lfilter_zi`` / ``lfiltic`` layout) for fixed coefficients, ``(..., M + N)``
             (past inputs then past outputs, most recent first) for time-varying ones.
-        backend: ``"auto"``, ``"numba"`` or ``"scan"`` (see ``allpole``).
+        backend: ``"auto"`` (the library's choice, ``torchddsp.kernels``), ``"compiled"`` or ``"pure"``.
 
     Returns ``y`` ``(..., time)``, or ``(y, zf)`` when ``zi`` is given. Differentiable with
     respect to ``b``, ``a``, ``x`` and ``zi``.
@@ -111,7 +113,6 @@ def lfilter(b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, zi: torch.Tensor 
     check_real("x", x)
     check_real("b", b)
     check_real("a", a)
-    check_choice("backend", backend, BACKENDS)
     time = x.shape[-1]
     for name, coeffs in (("b", b), ("a", a)):
         if coeffs.shape[-1] == 0:
@@ -121,7 +122,7 @@ def lfilter(b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, zi: torch.Tensor 
                              f"received shape {tuple(coeffs.shape)}")
     b_varying, a_varying = b.dim() == x.dim() + 1, a.dim() == x.dim() + 1
     varying = a_varying or b_varying
-    if bool((a[..., 0].detach() == 0).any()):
+    if not torch.compiler.is_compiling() and bool((a[..., 0].detach() == 0).any()):     # a value check: eager only
         raise ValueError("a: expected a nonzero leading coefficient a[..., 0], received 0")
     inv_a0 = a[..., :1].reciprocal()
     if varying:
@@ -157,7 +158,7 @@ def lfilter(b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, zi: torch.Tensor 
     batch = 1
     for size in lead:
         batch *= size
-    numba = use_numba(x, dtype, backend)
+    compiled = use_compiled(x.device, dtype, backend)
 
     if not varying:
         xb = flatten_batch(x, lead, batch, 1, dtype)
@@ -167,7 +168,7 @@ def lfilter(b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, zi: torch.Tensor 
         if time == 0:
             y = (xb + 0 * (bb.sum() + ab.sum() + head.sum())).expand(batch, 0)
         else:
-            y = lti_core(xb, bb, ab, head, numba)
+            y = lti_core(xb, bb, ab, head, compiled)
         y = y.reshape(*lead, time)
         if zi is None:
             return y
@@ -197,7 +198,7 @@ def lfilter(b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, zi: torch.Tensor 
     if time == 0:
         y = (vb + 0 * ab.sum()).expand(batch, 0)
     else:
-        y = ltv_core(vb, ab, hop, head, numba)
+        y = ltv_core(vb, ab, hop, head, compiled)
     y = y.reshape(*lead, time)
     if zi is None:
         return y

@@ -34,9 +34,9 @@ Two filter structures, chosen by what the coefficients are:
   filters can also grow at coefficient switches even when every frame is stable. For time-varying
   coefficients the lattice and the direct form are different (equally valid) time-varying
   filters; each is exactly inverted by its own analysis filter. The lattice runs in a compiled
-  CPU kernel with an analytic backward; elsewhere (or with ``backend="scan"``) as a parallel
-  prefix scan over its per-sample state-transition matrices in plain PyTorch
-  (``O(p^3 T log T)`` work, autograd backward).
+  CPU kernel with an analytic backward (the ``torchddsp::lattice`` custom op); elsewhere (or
+  with ``backend="pure"``) as a parallel prefix scan over its per-sample state-transition
+  matrices in plain PyTorch (``O(p^3 T log T)`` work, autograd backward; ``torchddsp.kernels``).
 
 Sample-wise (:func:`lpc_synthesis`, :func:`lpc_inverse_filter`): frame-rate coefficients become
 one set per sample, ``interpolation="hold"`` (frame :math:`m` for samples :math:`[mH, (m+1)H)`)
@@ -66,151 +66,26 @@ Frame-wise synthesis is one-shot (no streaming state).
 
 from __future__ import annotations
 
-import numpy as np
+import math
+
 import torch
 import torch.nn.functional as F
 
 from ..._checks import check_choice, check_nonnegative_int, check_tensor
+from ...kernels import lattice_ops, lattice_scan, use_compiled
 from ..framing import cola_constant, frame, overlap_add
 from ..iir.allpole import allpole
 from ..upsample import upsample
 from .reflection import reflection_to_lpc
 
-try:  # numba is an optional accelerator; the scan backend works everywhere
-    from numba import njit
-except ImportError:  # pragma: no cover - exercised only where numba is missing
-    njit = None
-
 KINDS = ("lpc", "reflection")
 INTERPOLATIONS = ("hold", "linear")
 FRAMEWISE_METHODS = ("time", "fft")
-BACKENDS = ("auto", "numba", "scan")
-
-
-# ------------------------------------------------------------------------------------- lattice kernels
-#
-# Normalised lattice, one rotation per stage. With c_i = sqrt(1 - k_i^2), per sample n:
-#   F_p = x[n] (the excitation already divided by prod_i c_i[n]),
-#   for i = p .. 1:  F_{i-1} = c_i F_i - k_i S_{i-1}[n-1],   S_i[n] = k_i F_i + c_i S_{i-1}[n-1]  (i < p),
-#   y[n] = F_0 = S_0[n].
-# The state is S_0 .. S_{p-1}; the map (F_p, S[n-1]) -> (S[n], S_p[n]) is orthogonal.
-
-if njit is not None:
-    @njit(cache=True, nogil=True)
-    def _lattice_forward_kernel(x, k, c, s0, y, states):  # pragma: no cover - compiled
-        """x, y: (B, T); k, c: (B, Tk, p) with Tk in {1, T}; s0: (B, p); states[b, n] = S_0..S_{p-1} at n."""
-        batch, time = x.shape
-        steps, order = k.shape[1], k.shape[2]
-        s = np.empty(order, dtype=x.dtype)
-        for b in range(batch):
-            for j in range(order):
-                s[j] = s0[b, j]
-            for n in range(time):
-                m = n if steps > 1 else 0
-                f = x[b, n]
-                for i in range(order, 0, -1):
-                    ki, ci = k[b, m, i - 1], c[b, m, i - 1]
-                    prev = s[i - 1]
-                    if i < order:
-                        s[i] = ki * f + ci * prev
-                    f = ci * f - ki * prev
-                s[0] = f
-                y[b, n] = f
-                for j in range(order):
-                    states[b, n, j] = s[j]
-
-    @njit(cache=True, nogil=True)
-    def _lattice_backward_kernel(g, gfinal, x, k, c, s0, states, gx, gk, gc, gs0):  # pragma: no cover - compiled
-        """Reverse mode of ``_lattice_forward_kernel``; ``gfinal`` is the adjoint of the final state.
-
-        ``gk`` and ``gc`` must be zero on entry (fixed coefficients accumulate over time).
-        """
-        batch, time = x.shape
-        steps, order = k.shape[1], k.shape[2]
-        f = np.empty(order + 1, dtype=x.dtype)
-        gs = np.empty(order, dtype=x.dtype)
-        gprev = np.empty(order, dtype=x.dtype)
-        for b in range(batch):
-            for j in range(order):
-                gs[j] = gfinal[b, j]
-            for n in range(time - 1, -1, -1):
-                m = n if steps > 1 else 0
-                f[order] = x[b, n]                        # recompute F_p .. F_0 of this sample
-                for i in range(order, 0, -1):
-                    prev = states[b, n - 1, i - 1] if n > 0 else s0[b, i - 1]
-                    f[i - 1] = c[b, m, i - 1] * f[i] - k[b, m, i - 1] * prev
-                gf = g[b, n] + gs[0]                      # adjoint of F_0 (the output and S_0[n])
-                for i in range(1, order + 1):
-                    prev = states[b, n - 1, i - 1] if n > 0 else s0[b, i - 1]
-                    ki, ci = k[b, m, i - 1], c[b, m, i - 1]
-                    gsi = gs[i] if i < order else 0.0
-                    gk[b, m, i - 1] += gsi * f[i] - gf * prev
-                    gc[b, m, i - 1] += gf * f[i] + gsi * prev
-                    gprev[i - 1] = ci * gsi - ki * gf
-                    gf = ci * gf + ki * gsi               # adjoint of F_i
-                gx[b, n] = gf
-                for j in range(order):
-                    gs[j] = gprev[j]
-            for j in range(order):
-                gs0[b, j] = gs[j]
-
-
-class _LatticeNumba(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x, k, c, s0):
-        y = torch.empty_like(x)
-        states = x.new_empty(x.shape[0], x.shape[1], k.shape[-1])
-        _lattice_forward_kernel(x.numpy(), k.numpy(), c.numpy(), s0.numpy(), y.numpy(), states.numpy())
-        ctx.save_for_backward(x, k, c, s0, states)
-        return y, states[:, -1, :].clone()
-
-    @staticmethod
-    def backward(ctx, grad_y, grad_final):
-        x, k, c, s0, states = ctx.saved_tensors
-        gx, gk, gc, gs0 = torch.empty_like(x), torch.zeros_like(k), torch.zeros_like(c), torch.empty_like(s0)
-        _lattice_backward_kernel(grad_y.contiguous().numpy(), grad_final.contiguous().numpy(), x.numpy(), k.numpy(),
-                                 c.numpy(), s0.numpy(), states.numpy(), gx.numpy(), gk.numpy(), gc.numpy(), gs0.numpy())
-        return gx, gk, gc, gs0
-
-
-def _lattice_transitions(k: torch.Tensor, c: torch.Tensor):
-    """Per-sample maps ``S[n] = M[n] S[n-1] + v[n] x[n]`` of the normalised lattice.
-
-    ``k, c`` ``(B, Tk, p)`` give ``M`` ``(B, Tk, p, p)`` and ``v`` ``(B, Tk, p)``, built by running
-    one lattice step on the basis (a unit input and the state unit vectors); a loop over the order.
-    """
-    batch, steps, order = k.shape
-    eye = torch.eye(order + 1, dtype=k.dtype, device=k.device)      # column 0: x, columns 1..p: S_0..S_{p-1}
-    prev = eye[1:].expand(batch, steps, order, order + 1)
-    f = eye[0].expand(batch, steps, order + 1)
-    new = [None] * order
-    for i in range(order, 0, -1):
-        ki, ci = k[..., i - 1:i], c[..., i - 1:i]
-        if i < order:
-            new[i] = ki * f + ci * prev[..., i - 1, :]
-        f = ci * f - ki * prev[..., i - 1, :]
-    new[0] = f
-    maps = torch.stack(new, dim=-2)                                 # (B, Tk, p, p + 1)
-    return maps[..., 1:], maps[..., 0]
-
-
-def _lattice_scan(x: torch.Tensor, k: torch.Tensor, c: torch.Tensor, s0: torch.Tensor):
-    """Pure-PyTorch normalised lattice: prefix scan of the per-sample affine maps (autograd backward)."""
-    batch, time = x.shape
-    m, v = _lattice_transitions(k, c)
-    if m.shape[1] != time:
-        m, v = m.expand(batch, time, *m.shape[2:]), v.expand(batch, time, v.shape[-1])
-    v = v * x[..., None]
-    step = 1
-    while step < time:                                  # log2(time) steps, not a loop over samples
-        v = torch.cat([v[:, :step], (m[:, step:] @ v[:, :-step, :, None])[..., 0] + v[:, step:]], dim=1)
-        m = torch.cat([m[:, :step], m[:, step:] @ m[:, :-step]], dim=1)
-        step *= 2
-    states = (m @ s0[:, None, :, None])[..., 0] + v      # (B, T, p)
-    return states[..., 0], states[:, -1, :]
 
 
 def _cosines(k: torch.Tensor) -> torch.Tensor:
+    if torch.compiler.is_compiling():               # a value check: eager only (a traced graph has no values)
+        return torch.sqrt((1.0 - k) * (1.0 + k))
     if bool((k.detach().abs() >= 1).any()) or not bool(torch.isfinite(k.detach()).all()):
         worst = float(k.detach().abs().nan_to_num(float("inf")).max())
         raise ValueError(f"coefficients: kind='reflection' needs every |k| < 1 (use reflection_from_logits), "
@@ -223,7 +98,6 @@ def _lattice(e: torch.Tensor, k: torch.Tensor, s0: torch.Tensor | None, backend:
 
     Returns ``(y, final_state)`` with the leading shapes broadcast.
     """
-    check_choice("backend", backend, BACKENDS)
     time_varying = k.dim() == e.dim() + 1
     time, order = e.shape[-1], k.shape[-1]
     shapes = [e.shape[:-1], k.shape[:-2] if time_varying else k.shape[:-1]]
@@ -239,24 +113,21 @@ def _lattice(e: torch.Tensor, k: torch.Tensor, s0: torch.Tensor | None, backend:
     c = _cosines(k)
     gain = c.prod(-1)                                   # input scaling 1 / prod_i c_i, per sample or fixed
     x = e.to(dtype) / (gain if time_varying else gain.unsqueeze(-1))
-    batch = int(np.prod(lead)) if lead else 1
+    batch = math.prod(lead)
     xb = x.expand(*lead, time).reshape(batch, time)
     steps = time if time_varying else 1
     kb = (k if time_varying else k.unsqueeze(-2)).expand(*lead, steps, order).reshape(batch, steps, order)
     cb = (c if time_varying else c.unsqueeze(-2)).expand(*lead, steps, order).reshape(batch, steps, order)
     sb = s0.to(dtype).expand(*lead, order) if s0 is not None else e.new_zeros(*lead, order, dtype=dtype)
     sb = sb.reshape(batch, order)
+    compiled = use_compiled(xb.device, dtype, backend)
     if order == 0 or time == 0:
         y = xb + 0 * kb.sum() + 0 * sb.sum()
         final = sb
+    elif compiled:
+        y, final, _ = lattice_ops.lattice(xb.contiguous(), kb.contiguous(), cb.contiguous(), sb.contiguous())
     else:
-        use_numba = backend != "scan" and njit is not None and xb.device.type == "cpu"
-        if backend == "numba" and not use_numba:
-            raise ValueError(f"backend: 'numba' needs numba installed and CPU tensors, received device {e.device}")
-        if use_numba:
-            y, final = _LatticeNumba.apply(xb.contiguous(), kb.contiguous(), cb.contiguous(), sb.contiguous())
-        else:
-            y, final = _lattice_scan(xb, kb, cb, sb)
+        y, final = lattice_scan(xb, kb, cb, sb)
     return y.reshape(*lead, time), final.reshape(*lead, order)
 
 
@@ -344,7 +215,7 @@ def lpc_synthesis(excitation: torch.Tensor, coefficients: torch.Tensor, *, kind:
             Lattice: the normalised backward errors ``S_0[-1] .. S_{p-1}[-1]``. When given, the call also
             returns the final state (same layout) for the next block; with ``"hold"`` blocks
             chain exactly (``"linear"`` needs the next block's first frame).
-        backend: ``"auto"``, ``"numba"`` or ``"scan"`` (as ``allpole``'s).
+        backend: ``"auto"`` (the library's choice, ``torchddsp.kernels``), ``"compiled"`` or ``"pure"``.
 
     Returns ``y`` ``(..., time)``, or ``(y, final_state)`` when ``initial_state`` is given.
     Differentiable with respect to ``excitation``, ``coefficients`` and ``initial_state``.

@@ -1,9 +1,11 @@
-"""Compiled CPU kernels for the IIR core (numba; GIL-free; compiled once, cached on disk).
+"""Numba kernels of the all-pole / IIR recursion (GIL-free; compiled once, cached on disk).
+
+Called only through the custom ops of ``allpole_ops.py``.
 
 Every kernel works on rows of a batch. Arrays are C-contiguous; a coefficient or signal array
 whose first axis has size 1 is shared by every row (broadcasting without a copy). The filter
 state before the first sample is zero: initial conditions enter as an additive ``head``
-(``v[n] += head[n]`` for the first samples), which ``allpole.py`` derives from ``zi`` or
+(``v[n] += head[n]`` for the first samples), which ``functional/iir/allpole.py`` derives from ``zi`` or
 ``initial_outputs`` with differentiable tensor ops. The kernels evaluate
 
     LTI:  y[n] = sum_j b[j] x[n - j] + head[n] - sum_{i=0}^{p-1} a[i]    y[n - 1 - i]
