@@ -21,8 +21,9 @@ When. Only where no gradient is needed (``torch.no_grad()`` or inputs and weight
 require grad), on the CPU, in float32/float64, for ``batch_first`` single-layer unidirectional
 GRUs with biases, for batches of at most ``MAX_BATCH``, and when the kernel backend
 (``torchddsp.kernels.set_backend``) is not ``"pure"``; everywhere else (training, other devices,
-numba missing, ``torch.export``) ``nn.GRU.forward`` runs unchanged: it is the pure path. Results equal ``nn.GRU``'s up to float32 rounding (the sums run in another
-order); parameters and ``state_dict`` keys are ``nn.GRU``'s, so checkpoints load either way.
+numba missing, ``torch.export``) ``nn.GRU.forward`` runs unchanged: it is the pure path.
+Results equal ``nn.GRU``'s up to float32 rounding (the sums run in another order); parameters
+and ``state_dict`` keys are ``nn.GRU``'s, so checkpoints load either way.
 
 Shapes: input ``(batch, time, input_size)``, optional state ``(1, batch, hidden)``; returns
 ``(output (batch, time, hidden), state (1, batch, hidden))`` as ``nn.GRU`` does.
@@ -41,19 +42,27 @@ MAX_BATCH = 4
 step's dispatch cost over the batch (at batch 8 ``nn.GRU`` is faster; at batch 1 the kernel is ~2x)."""
 
 
-class FastGRU(nn.GRU):
+class FastGRU(nn.RNNBase):
     """``nn.GRU`` with a compiled CPU inference path (see the module docstring).
 
     Accepts the ``nn.GRU`` constructor arguments; the fast path is taken only for the
-    configuration ``num_layers=1, bias=True, batch_first=True, bidirectional=False`` with
-    ``proj_size=0``, under the conditions listed above.
+    configuration ``num_layers=1, bias=True, batch_first=True, bidirectional=False``, under the
+    conditions listed above. It is built on ``nn.RNNBase`` in GRU mode, as ``nn.GRU`` is
+    (same parameters and ``state_dict`` keys), and runs ``nn.GRU.forward`` on its slow path, but
+    is not an ``nn.GRU`` instance: Dynamo refuses to trace those (``allow_rnn``), which would stop
+    ``torch.compile(fullgraph=True)`` of any model holding one.
     """
+
+    def __init__(self, *args, **kwargs):
+        if "proj_size" in kwargs:
+            raise ValueError("proj_size: expected no projection (a GRU has none), received "
+                             f"proj_size={kwargs['proj_size']!r}")
+        super().__init__("GRU", *args, **kwargs)
 
     def _fast_path(self, x: torch.Tensor, state: torch.Tensor | None) -> bool:
         if not isinstance(x, torch.Tensor) or x.dim() != 3 or x.shape[0] > MAX_BATCH:
             return False
-        if (self.num_layers != 1 or not self.bias or not self.batch_first or self.bidirectional
-                or self.proj_size != 0):
+        if self.num_layers != 1 or not self.bias or not self.batch_first or self.bidirectional:
             return False
         tensors = [x, *self._flat_weights] + ([state] if state is not None else [])
         if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
@@ -64,10 +73,10 @@ class FastGRU(nn.GRU):
 
     def forward(self, input, hx=None):  # noqa: A002 - nn.GRU's argument names
         if not self._fast_path(input, hx):
-            return super().forward(input, hx)
+            return nn.GRU.forward(self, input, hx)
         batch, steps, _ = input.shape
         if hx is not None and hx.shape != (1, batch, self.hidden_size):
-            return super().forward(input, hx)           # let nn.GRU raise its own shape error
+            return nn.GRU.forward(self, input, hx)      # let nn.GRU raise its own shape error
         w_ih, w_hh, b_ih, b_hh = self._flat_weights
         with torch.no_grad():
             gates_x = torch.nn.functional.linear(input, w_ih, b_ih).contiguous()
