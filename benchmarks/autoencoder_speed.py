@@ -7,7 +7,7 @@ Two cases, each the median of several timed repeats after warm-up:
   factor, ``audio seconds / wall seconds``.
 - ``train_step``: two threads, batch 8 x 1 s crops, forward + ``MultiResolutionSTFTLoss``
   (n_ffts 2048..64) + backward + gradient clipping + Adam step, as one step of
-  ``torchddsp.train.trainer._train``. Reported in steps per second. The targets are fixed noise
+  ``torchddsp.training.trainer._train``. Reported in steps per second. The targets are fixed noise
   shaped by a decaying envelope (the step's cost does not depend on their content).
 
 Run ``python -m benchmarks.autoencoder_speed`` (or ``--rounds N``). There is no external peer for
@@ -24,7 +24,7 @@ import torch
 from torchddsp.losses import MultiResolutionSTFTLoss
 from torchddsp.models import DDSPAutoencoder
 from torchddsp.models.autoencoder import ModelConfig
-from torchddsp.train import load_config as load_run_config
+from torchddsp.training import load_config as load_run_config
 
 try:
     from benchmarks.harness import format_table, machine_description, time_interleaved

@@ -34,7 +34,7 @@ from torchddsp.data.prepare import resample
 from torchddsp.features import extract_features
 from torchddsp.functional.harmonic import harmonic_bank
 from torchddsp.inference import load_trained
-from torchddsp.train import load_config, train
+from torchddsp.training import load_config, train
 from torchddsp.workflows import evaluate_audio, resynthesis_metrics
 
 

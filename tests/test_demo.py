@@ -101,7 +101,7 @@ def test_demo_with_a_missing_audio_file_exits_2(tmp_path, capsys):
 @pytest.mark.parametrize("minutes", ["0", "-1"])
 def test_demo_rejects_a_non_positive_time_budget(tmp_path, monkeypatch, capsys, minutes):
     import torchddsp.data
-    import torchddsp.train
+    import torchddsp.training
 
     def no_prepare(*args, **kwargs):
         return {}
@@ -111,7 +111,7 @@ def test_demo_rejects_a_non_positive_time_budget(tmp_path, monkeypatch, capsys, 
                              f"and steps={config.train.steps}")
 
     monkeypatch.setattr(torchddsp.data, "prepare", no_prepare)
-    monkeypatch.setattr(torchddsp.train, "train", must_not_train)
+    monkeypatch.setattr(torchddsp.training, "train", must_not_train)
     monkeypatch.delenv("TORCHDDSP_EXAMPLE_AUDIO", raising=False)
     assert main(["demo", "--out", str(tmp_path), "--minutes", minutes]) == 2
     assert "minutes" in capsys.readouterr().err

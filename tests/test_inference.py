@@ -18,7 +18,7 @@ from torchddsp.data import prepare
 from torchddsp.features import extract_features
 from torchddsp.inference import (CONFIDENCE_THRESHOLD, analyse, automatic_shifts, load_trained, resynthesize,
                                  transfer)
-from torchddsp.train import load_config, train
+from torchddsp.training import load_config, train
 from torchddsp.features import crepe_weights_path
 from torchddsp.workflows import evaluate_audio, resynthesis_metrics
 

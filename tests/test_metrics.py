@@ -119,7 +119,7 @@ def test_small_44k_config_trains_on_the_reported_distance():
     # configs/small_44k.toml sets the loss floors so that the training loss *is* the MSS we report,
     # digital silence included (the default loss floors magnitudes at 1e-4 and would not see it).
     from torchddsp.losses import MultiResolutionSTFTLoss
-    from torchddsp.train import load_config
+    from torchddsp.training import load_config
 
     rng = np.random.default_rng(3)
     x = rng.standard_normal(6000) * np.repeat([1.0, 0.0, 1e-5], 2000)      # loud, digital silence, quiet

@@ -61,7 +61,7 @@ def _prepare(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .train import load_config, train
+    from .training import load_config, train
 
     config = load_config(args.config, args.set or [])
     result = train(args.data_dir, args.run_dir, config, resume=args.resume, progress=not args.quiet)
@@ -159,7 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr = sub.add_parser("train", help="train the DDSP autoencoder on a prepared folder")
     tr.add_argument("data_dir", help="output of `torchddsp prepare`")
     tr.add_argument("run_dir", help="folder for checkpoints, logs and reports")
-    tr.add_argument("--config", default="small", help="TOML file or a name in configs/ (default: small)")
+    tr.add_argument("--config", default="small", help="TOML file or the name of a shipped config (small, small_44k, "
+                    "engel2020_solo_instrument; default: small)")
     tr.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", help="override a config value")
     tr.add_argument("--resume", action="store_true", help="continue from the last checkpoint in RUN_DIR")
     tr.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -21,7 +21,7 @@ import torch
 from .data.prepare import resample
 from .features import extract_features
 from .models import DDSPAutoencoder, ModelConfig
-from .train.checkpoint import inference_weights, latest_checkpoint, load_checkpoint
+from .training.checkpoint import inference_weights, latest_checkpoint, load_checkpoint
 
 CONFIDENCE_THRESHOLD = 0.5
 

@@ -139,7 +139,7 @@ def demo(out_dir: str | Path, minutes: float = 3.0, audio: str | Path | None = N
     from .examples import example_controls
     from .inference import load_trained
     from .processors import HarmonicPlusNoise
-    from .train import load_config, train
+    from .training import load_config, train
 
     from ._checks import check_positive
 

@@ -1,4 +1,4 @@
-"""Tests for torchddsp.train.trainer and the ``train`` command: a short run learns, logs and
+"""Tests for torchddsp.training.trainer and the ``train`` command: a short run learns, logs and
 checkpoints; a killed run resumes to exactly the weights of an uninterrupted one; existing runs are
 not overwritten; bad input is a clear error.
 
@@ -24,9 +24,9 @@ from safetensors.torch import load_file
 
 from torchddsp.cli import main
 from torchddsp.data import PreparedDataset, prepare
-from torchddsp.train import latest_checkpoint, load_config, train
+from torchddsp.training import latest_checkpoint, load_config, train
 from torchddsp.losses import loudness_l1_loss, multi_resolution_stft_loss
-from torchddsp.train.trainer import build_model, learning_rate, noise_seed, sample_batch
+from torchddsp.training.trainer import build_model, learning_rate, noise_seed, sample_batch
 
 SR = 16000
 TINY = ["model.hidden=32", "model.mlp_layers=1", "model.n_harmonics=20", "train.crop_seconds=0.25",

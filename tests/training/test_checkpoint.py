@@ -1,4 +1,4 @@
-"""Tests for torchddsp.train.checkpoint: atomic layout, the ``latest`` pointer, keep-N, round trips,
+"""Tests for torchddsp.training.checkpoint: atomic layout, the ``latest`` pointer, keep-N, round trips,
 and safe loading (a malicious pickle is refused and never runs)."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 
 from torchddsp.inference import load_trained
 from torchddsp.models import DDSPAutoencoder, ModelConfig
-from torchddsp.train import latest_checkpoint, load_checkpoint, save_checkpoint
+from torchddsp.training import latest_checkpoint, load_checkpoint, save_checkpoint
 
 
 def trained_pair(seed=0, steps=2):

@@ -29,7 +29,7 @@ TORCHRUN = Path(sys.executable).parent / "torchrun"
 LAUNCHER = r'''
 import hashlib, json, os, sys
 import torch.distributed as dist
-import torchddsp.train.trainer as trainer
+import torchddsp.training.trainer as trainer
 from torchddsp.cli import main
 
 models = []

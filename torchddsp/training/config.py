@@ -1,13 +1,23 @@
-"""Run configuration: a TOML file with ``[model]`` and ``[train]`` tables, plus overrides.
+"""Run configuration: layered TOML files with ``[model]`` and ``[train]`` tables, plus overrides.
 
-Overrides are ``section.key=value`` strings (``train.steps=200``, ``model.hidden=256``); the
-value is parsed as TOML (numbers, booleans, arrays, quoted strings) or taken as a bare string.
+A config is a path to a TOML file or the name of one shipped in ``torchddsp/configs/`` (``small``,
+``small_44k``, ``engel2020_solo_instrument``; :func:`config_names` lists them). Shipped configs are
+read through ``importlib.resources``, so they work from an installed wheel as from a checkout.
+
+Layers: a top-level ``include = "base"`` names another config (a shipped name, or a TOML path
+relative to the including file) whose tables are read first; the including file's values then
+override them key by key, tables merging recursively (DAC's and gin's composable configs do the
+same). ``small_44k`` is ``small`` plus the few values that differ.
+
+Overrides are ``section.key=value`` strings (``train.steps=200``, ``model.hidden=256``) applied last;
+the value is parsed as TOML (numbers, booleans, arrays, quoted strings) or taken as a bare string.
 """
 
 from __future__ import annotations
 
 import sys
 from dataclasses import asdict, dataclass, field
+from importlib import resources
 from pathlib import Path
 
 from .._checks import check_nonnegative, check_nonnegative_int, check_positive, check_positive_int, dataclass_from_dict
@@ -18,7 +28,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
+CONFIG_PACKAGE = "torchddsp.configs"
 
 
 @dataclass
@@ -86,6 +96,62 @@ class RunConfig:
         return cls(ModelConfig.from_dict(values.get("model", {})), TrainConfig.from_dict(values.get("train", {})))
 
 
+def config_names() -> list[str]:
+    """Names of the configs shipped in the package, e.g. ``["engel2020_solo_instrument", "small", ...]``."""
+    return sorted(entry.name[:-len(".toml")] for entry in resources.files(CONFIG_PACKAGE).iterdir()
+                  if entry.name.endswith(".toml"))
+
+
+def _locate(source: str | Path, folder: Path | None) -> tuple[str, str, Path | None]:
+    """``(identity, text, folder for its includes)`` of config ``source``.
+
+    ``folder``: where a path in ``source`` is relative to (the working directory for the config
+    named on the command line, the including file's folder for an include), or ``None`` when only
+    shipped names are allowed (includes inside a shipped config). A path that exists wins over a
+    shipped name.
+    """
+    if folder is not None and (folder / source).is_file():
+        path = (folder / source).resolve()
+        return str(path), path.read_text(), path.parent
+    resource = resources.files(CONFIG_PACKAGE) / f"{source}.toml"
+    if isinstance(source, str) and resource.is_file():
+        return f"{CONFIG_PACKAGE}:{source}", resource.read_text(), None
+    raise ValueError(f"config: expected a TOML file or one of {config_names()}, received {str(source)!r}")
+
+
+def _merge(base: dict, top: dict) -> dict:
+    """``top`` over ``base``: tables merge recursively, any other value replaces the base's."""
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def read_layered(source: str | Path, folder: Path | None = Path("."), chain: tuple[str, ...] = ()) -> dict:
+    """The tables of config ``source`` with its ``include`` chain resolved (see the module docstring).
+
+    ``folder`` and ``chain`` are for the recursion: where ``source`` is looked for (see ``_locate``)
+    and the configs that include it, outermost first (to report cycles).
+    """
+    identity, text, own_folder = _locate(source, folder)
+    if identity in chain:
+        raise ValueError(f"config: include cycle {' -> '.join(chain + (identity,))}")
+    try:
+        values = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ValueError(f"config: {identity} is not valid TOML ({error})") from None
+    include = values.pop("include", None)
+    if include is None:
+        return values
+    if not isinstance(include, str):
+        raise ValueError(f"config: {identity}: include: expected a config name or TOML path as a string, "
+                         f"received {include!r}")
+    return _merge(read_layered(include, own_folder, chain + (identity,)), values)
+
+
 def _parse_value(text: str):
     try:
         return tomllib.loads(f"v = {text}")["v"]
@@ -94,18 +160,10 @@ def _parse_value(text: str):
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> RunConfig:
-    """Read a TOML config (a path, or a name in ``configs/`` such as ``small``) and apply overrides."""
+    """Read a config (a TOML path or a shipped name such as ``small``), resolve its includes, apply overrides."""
     values: dict = {"model": {}, "train": {}}
     if path is not None:
-        candidate = Path(path)
-        if not candidate.exists() and (CONFIG_DIR / f"{path}.toml").exists():
-            candidate = CONFIG_DIR / f"{path}.toml"
-        if not candidate.exists():
-            names = sorted(p.stem for p in CONFIG_DIR.glob("*.toml"))
-            raise ValueError(f"config: expected a TOML file or one of {names}, received {str(path)!r}")
-        loaded = tomllib.loads(candidate.read_text())
-        for section, table in loaded.items():
-            values.setdefault(section, {}).update(table)
+        values = _merge(values, read_layered(path))
     for item in overrides:
         key, sep, text = item.partition("=")
         section, dot, name = key.strip().partition(".")

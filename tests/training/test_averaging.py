@@ -1,4 +1,4 @@
-"""Tests for torchddsp.train.averaging: the weight average follows its recursion (float64 NumPy
+"""Tests for torchddsp.training.averaging: the weight average follows its recursion (float64 NumPy
 reference), is saved beside the weights, and is what inference loads."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import torch
 
 from torchddsp.inference import load_trained
 from torchddsp.models import DDSPAutoencoder, ModelConfig
-from torchddsp.train import load_checkpoint, save_checkpoint
-from torchddsp.train.averaging import weight_average
+from torchddsp.training import load_checkpoint, save_checkpoint
+from torchddsp.training.averaging import weight_average
 
 
 def test_average_follows_the_warmed_up_exponential_recursion():

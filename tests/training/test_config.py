@@ -1,0 +1,94 @@
+"""Tests for torchddsp.training.config: shipped configs read from the package, layers (``include``),
+overrides, and the errors for unknown names, include cycles and bad values."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from torchddsp.training import config_names, load_config
+from torchddsp.training.config import read_layered
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+def test_shipped_configs_are_listed_and_load_from_any_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)                    # nothing of the source tree is reachable by a relative path
+    assert config_names() == ["engel2020_solo_instrument", "small", "small_44k"]
+    small = load_config("small")
+    assert (small.model.hidden, small.train.steps, small.train.batch_size) == (128, 1500, 8)
+    paper = load_config("engel2020_solo_instrument")
+    assert (paper.model.hidden, paper.model.n_harmonics, paper.model.reverb_seconds) == (512, 100, 1.0)
+    assert (paper.train.batch_size, paper.train.crop_seconds, paper.train.learning_rate) == (16, 4.0, 1e-3)
+
+
+def test_small_44k_is_small_with_only_its_differences():
+    from importlib import resources
+
+    raw = tomllib.loads((resources.files("torchddsp.configs") / "small_44k.toml").read_text())
+    assert raw.pop("include") == "small"
+    small, layered = load_config("small").to_dict(), load_config("small_44k").to_dict()
+    for section, table in raw.items():
+        for key, value in table.items():
+            assert small[section][key] != value, f"{section}.{key} repeats small's value"
+            assert layered[section][key] == value
+    for section in small:                          # everything it does not set comes from small
+        for key, value in small[section].items():
+            if key not in raw.get(section, {}):
+                assert layered[section][key] == value, f"{section}.{key}"
+    assert layered["model"]["sample_rate"] == 44100 and layered["train"]["loudness_weight"] == 0.02
+
+
+def test_a_user_file_includes_a_shipped_config_and_overrides_win_over_both(tmp_path):
+    (tmp_path / "mine.toml").write_text('include = "small"\n[model]\nhidden = 64\n[train]\nsteps = 7\n')
+    config = load_config(tmp_path / "mine.toml", ["train.steps=9"])
+    assert config.model.hidden == 64                              # the file over its base
+    assert config.model.n_harmonics == 60 and config.train.learning_rate == 3e-3   # from small
+    assert config.train.steps == 9                                # --set over the file
+
+
+def test_includes_chain_relative_to_the_including_file(tmp_path, monkeypatch):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "base.toml").write_text('include = "small_44k"\n[train]\nbatch_size = 3\n')
+    (tmp_path / "sub" / "top.toml").write_text('include = "base.toml"\n[train]\nsteps = 5\n')
+    monkeypatch.chdir(tmp_path)
+    config = load_config("sub/top.toml")
+    assert (config.train.steps, config.train.batch_size, config.model.hop_size) == (5, 3, 176)
+    assert config.model.hidden == 128                             # small, two layers down
+
+
+def test_merge_is_per_key_inside_tables(tmp_path):
+    (tmp_path / "base.toml").write_text('[train]\nsteps = 1\n[extra]\na = 1\n[extra.inner]\nx = 1\ny = 2\n')
+    (tmp_path / "top.toml").write_text('include = "base.toml"\n[extra.inner]\ny = 3\n')
+    assert read_layered(tmp_path / "top.toml") == {"train": {"steps": 1}, "extra": {"a": 1, "inner": {"x": 1, "y": 3}}}
+
+
+def test_unknown_name_lists_the_shipped_configs():
+    with pytest.raises(ValueError, match="config") as error:
+        load_config("no_such_config")
+    message = str(error.value)
+    assert "no_such_config" in message and all(name in message for name in config_names())
+
+
+def test_include_cycle_is_named(tmp_path):
+    (tmp_path / "a.toml").write_text('include = "b.toml"\n')
+    (tmp_path / "b.toml").write_text('include = "a.toml"\n')
+    with pytest.raises(ValueError, match="include cycle") as error:
+        load_config(tmp_path / "a.toml")
+    assert str(error.value).count("a.toml") == 2 and "b.toml" in str(error.value)
+    (tmp_path / "self.toml").write_text('include = "self.toml"\n')
+    with pytest.raises(ValueError, match="include cycle"):
+        load_config(tmp_path / "self.toml")
+
+
+@pytest.mark.parametrize("text, match", [('include = 3\n', "include.*string.*3"),
+                                         ('include = "missing_base"\n', "missing_base"),
+                                         ('[model\n', "not valid TOML")])
+def test_bad_files_are_clear_errors(tmp_path, text, match):
+    (tmp_path / "bad.toml").write_text(text)
+    with pytest.raises(ValueError, match=match):
+        load_config(tmp_path / "bad.toml")
