@@ -148,3 +148,82 @@ def shared_audio(name: str) -> Path:
             pytest.fail(message)
         pytest.skip(message)
     return path
+
+
+def random_stable_filter(order: int, rng: np.random.Generator | int = 0, *, shape: Sequence[int] = (),
+                         radius: tuple[float, float] = (0.3, 0.85), output: str = "ba"):
+    """A seeded random stable real filter with ``order`` poles and ``order`` zeros (float64 NumPy).
+
+    ``order = 0`` gives a pure gain (``output="ba"`` only).
+
+    Poles: ``order // 2`` conjugate pairs with radii uniform in ``radius`` and angles spread over
+    ``(0, pi)`` (pair ``j`` in the ``j``-th of ``order // 2`` equal sectors, at 15-85% of it, so no
+    two pairs nearly coincide), plus one real pole uniform in ``(-radius[1], radius[1])`` for an
+    odd order. Zeros: drawn the same way with radii uniform in ``(0, 1.2)`` (some outside the unit
+    circle: not minimum phase), times a standard-normal gain. Every filter is stable, with a
+    largest pole radius of at most ``radius[1]``.
+
+    ``rng`` is a seed or a ``numpy.random.Generator`` (drawn from, for a sequence of filters);
+    ``shape`` gives a batch of independent filters. Returns ``(b, a)`` of shape
+    ``(*shape, order + 1)`` each, ``a[..., 0] = 1`` (``output="ba"``), or second-order sections
+    ``(*shape, (order + 1) // 2, 6)``, rows ``[b0, b1, b2, 1, a1, a2]`` with the gain in the first
+    section and a first-order last section for an odd order (``output="sos"``).
+    """
+    assert output in ("ba", "sos"), f"output: expected 'ba' or 'sos', received {output!r}"
+    assert order >= (1 if output == "sos" else 0), f"order: expected an integer >= 1 (0 for 'ba'), received {order!r}"
+    rng = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
+    pairs, odd = order // 2, order % 2
+
+    def roots(r_min, r_max):
+        r = rng.uniform(r_min, r_max, pairs)
+        angle = np.pi * (np.arange(pairs) + rng.uniform(0.15, 0.85, pairs)) / max(pairs, 1)
+        upper = r * np.exp(1j * angle)
+        return upper, rng.uniform(-r_max, r_max, odd)
+
+    def sections(upper, real):
+        quadratic = [np.real(np.poly([z, np.conj(z)])) for z in upper]
+        return quadratic + [np.array([1.0, -r, 0.0]) for r in real]
+
+    count = int(np.prod(shape)) if len(shape) else 1
+    out = np.empty((count, (order + 1) // 2, 6) if output == "sos" else (count, 2, order + 1))
+    for i in range(count):
+        poles, zeros, gain = roots(*radius), roots(0.0, 1.2), rng.standard_normal()
+        den, num = sections(*poles), sections(*zeros)
+        if output == "sos":
+            num[0] = num[0] * gain
+            out[i] = np.concatenate([np.stack(num), np.stack(den)], axis=-1)
+        else:
+            b, a = np.full(1, gain), np.ones(1)
+            for bs, as_ in zip(num, den):
+                b, a = np.polymul(b, bs), np.polymul(a, as_)
+            out[i] = b[:order + 1], a[:order + 1]          # an odd order's last section is first order
+    stacked = out.reshape(*shape, *out.shape[1:])
+    if output == "sos":
+        return stacked
+    return stacked[..., 0, :], stacked[..., 1, :]
+
+
+def assert_streaming_equivalent(fn: Callable, time: int, state, blocks: Sequence[int], *, time_axis: int = -1,
+                                rtol: float = 1e-10, atol: float = 1e-12) -> None:
+    """Assert that rendering block by block, carrying the state, equals one call on the whole signal.
+
+    ``fn(start, stop, state) -> (output, final_state)`` renders samples ``[start, stop)`` (slicing
+    its signal and any time-varying controls itself) from ``state``. The helper calls it once on
+    ``[0, time)`` and then over consecutive blocks whose sizes cycle through ``blocks`` (the last
+    one cut at ``time``; a size may be 0, an empty block), each starting from the previous
+    block's final state, and asserts the outputs joined along ``time_axis`` and the final states
+    equal the one-call ones.
+    """
+    assert all(size >= 0 for size in blocks) and max(blocks) >= 1, f"blocks: expected sizes >= 0, one >= 1: {blocks}"
+    assert min(blocks) < time, "every block covers the whole signal: the check would be vacuous"
+    whole, whole_state = fn(0, time, state)
+    parts, start, index = [], 0, 0
+    while start < time:
+        stop = min(start + blocks[index % len(blocks)], time)
+        part, state = fn(start, stop, state)
+        parts.append(part)
+        start, index = stop, index + 1
+    torch.testing.assert_close(torch.cat(parts, dim=time_axis), whole, rtol=rtol, atol=atol,
+                               msg=lambda m: f"block-by-block output differs from one call: {m}")
+    torch.testing.assert_close(state, whole_state, rtol=rtol, atol=atol,
+                               msg=lambda m: f"final state after the blocks differs from one call's: {m}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from helpers import random_stable_filter
 from torchddsp.functional.iir import allpole, lfilter, sosfilt
 from torchddsp.functional.lpc import lpc_synthesis
 from torchddsp.kernels.backend import NUMBA_AVAILABLE
@@ -37,8 +38,8 @@ def _rand(*shape, scale=1.0):
 
 
 def _coefficients(*shape):
-    """Small all-pole coefficients (sum of |a_i| < 1, so stable) that require grad."""
-    return ((torch.rand(*shape, dtype=torch.float64) - 0.5) / shape[-1]).requires_grad_()
+    """``(*lead, p)`` coefficients ``a_1 .. a_p`` of stable filters, requiring grad."""
+    return torch.from_numpy(random_stable_filter(shape[-1], 0, shape=shape[:-1])[1][..., 1:]).requires_grad_()
 
 
 def _monic(a):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from helpers import DTYPES
+from helpers import DTYPES, random_stable_filter
 from torchddsp.kernels import allpole_ops, gru_ops, lattice_ops
 from torchddsp.kernels.backend import NUMBA_AVAILABLE
 
@@ -16,8 +16,8 @@ TIMES = [pytest.param(37, id="time37"), pytest.param(0, id="time0")]
 
 
 def _stable_rows(rows: int, order: int, dtype) -> torch.Tensor:
-    """Small coefficients ``a_1 .. a_p`` (sum of |a_i| < 1: a stable recursion)."""
-    return (torch.rand(rows, order, dtype=dtype) - 0.5) / order
+    """``(rows, order)`` coefficients ``a_1 .. a_p`` of stable filters."""
+    return torch.from_numpy(random_stable_filter(order, rows, shape=(rows,))[1][:, 1:]).to(dtype)
 
 
 def _check(op, args) -> None:

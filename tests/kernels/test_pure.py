@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from helpers import check_gradcheck
+from helpers import check_gradcheck, random_stable_filter
 from torchddsp.functional.iir import allpole, lfilter, sosfilt
 from torchddsp.functional.lpc import lpc_synthesis
 from torchddsp.kernels import allpole_ops, lattice_ops, lattice_scan, scan_recursion
@@ -18,7 +18,8 @@ DT = torch.float64
 
 
 def _coefficients(*shape):
-    return (torch.rand(*shape, dtype=DT) - 0.5) / shape[-1]
+    """``(*lead, p)`` coefficients ``a_1 .. a_p`` of stable filters."""
+    return torch.from_numpy(random_stable_filter(shape[-1], 0, shape=shape[:-1])[1][..., 1:])
 
 
 @needs_numba

@@ -4,6 +4,7 @@ import pytest
 import torch
 from torch import nn
 
+from helpers import assert_streaming_equivalent
 from torchddsp.kernels.backend import NUMBA_AVAILABLE
 from torchddsp.models import gru as gru_module
 from torchddsp.models.gru import FastGRU
@@ -39,11 +40,8 @@ def test_block_by_block_equals_one_shot():
     _, fast = _pair()
     x = torch.randn(1, 100, 12)
     with torch.no_grad():
-        whole, whole_state = fast(x)
-        first, state = fast(x[:, :37])
-        second, state = fast(x[:, 37:], state)
-    torch.testing.assert_close(torch.cat([first, second], 1), whole, rtol=0, atol=0)
-    torch.testing.assert_close(state, whole_state, rtol=0, atol=0)
+        assert_streaming_equivalent(lambda lo, hi, state: fast(x[:, lo:hi], state), 100, torch.zeros(1, 1, 16),
+                                    [37, 63], time_axis=1, rtol=0, atol=0)
 
 
 def test_training_uses_nn_gru_and_gradients_flow():

@@ -13,24 +13,14 @@ import pytest
 import scipy.signal
 import torch
 
-from helpers import (DEVICES, DTYPES, assert_matches_reference, check_batch_consistency, check_finite_gradients,
-                     check_gradcheck, to_numpy)
+from helpers import (DEVICES, DTYPES, assert_matches_reference, assert_streaming_equivalent, check_batch_consistency,
+                     check_finite_gradients, check_gradcheck, random_stable_filter, to_numpy)
 from torchddsp.functional.iir.allpole import allpole
 
 BACKENDS = ["compiled", "pure"]
 DEVICE_BACKENDS = [pytest.param(device.values[0], backend, id=f"{device.id}-{backend}", marks=device.marks)
                    for device in DEVICES for backend in BACKENDS
                    if not (device.values[0] == "cuda" and backend == "compiled")]
-
-
-def stable_coefficients(order: int, rng, r_min: float = 0.3, r_max: float = 0.85) -> np.ndarray:
-    """``a_1 .. a_order`` of a stable, well-conditioned all-pole filter (spread pole angles)."""
-    k = order // 2
-    radius = rng.uniform(r_min, r_max, k)
-    angle = np.pi * (np.arange(k) + rng.uniform(0.15, 0.85, k)) / max(k, 1)
-    poles = np.concatenate([radius * np.exp(1j * angle), radius * np.exp(-1j * angle),
-                            rng.uniform(-r_max, r_max, order % 2)])
-    return np.atleast_1d(np.real(np.poly(poles)))[1:]
 
 
 def reference_allpole(x: np.ndarray, a: np.ndarray, y0: np.ndarray | None = None) -> np.ndarray:
@@ -61,7 +51,7 @@ def tensor(value, dtype=torch.float64, device="cpu", grad=False):
 def test_fixed_coefficients_match_scipy(order, dtype, device, backend):
     rng = np.random.default_rng(order)
     time = 3000 if backend == "compiled" else 400          # the numba run crosses the kernels' chunks
-    a = np.stack([stable_coefficients(order, rng) for _ in range(3)])
+    a = random_stable_filter(order, rng, shape=(3,))[1][..., 1:]
     x = rng.standard_normal((3, time))
     y0 = rng.standard_normal((3, order))
     at, xt, yt = (tensor(v, dtype, device) for v in (a, x, y0))
@@ -85,7 +75,7 @@ def test_fixed_coefficients_match_scipy(order, dtype, device, backend):
 def test_time_varying_matches_numpy_loop(order, frames, dtype, device, backend):
     rng = np.random.default_rng(order * 1000 + frames)
     time = 200
-    a = np.stack([np.stack([stable_coefficients(order, rng) for _ in range(frames)]) for _ in range(2)])
+    a = random_stable_filter(order, rng, shape=(2, frames))[1][..., 1:]
     x = rng.standard_normal((2, time))
     y0 = rng.standard_normal((2, order))
     at, xt, yt = (tensor(v, dtype, device) for v in (a, x, y0))
@@ -131,7 +121,7 @@ def test_backends_agree():
 def test_gradcheck_fixed(backend):
     rng = np.random.default_rng(6)
     x = tensor(rng.standard_normal((2, 14)), grad=True)
-    a = tensor(np.stack([stable_coefficients(5, rng) for _ in range(2)]), grad=True)
+    a = tensor(random_stable_filter(5, rng, shape=(2,))[1][..., 1:], grad=True)
     y0 = tensor(rng.standard_normal((2, 5)), grad=True)
     check_gradcheck(lambda *args: allpole(*args, backend=backend), (x, a, y0))
     check_gradcheck(lambda *args: allpole(*args, backend=backend), (x, a))
@@ -142,7 +132,7 @@ def test_gradcheck_fixed(backend):
 def test_gradcheck_time_varying(frames, backend):
     rng = np.random.default_rng(frames)
     x = tensor(rng.standard_normal((2, 14)), grad=True)
-    a = tensor(np.stack([[stable_coefficients(5, rng) for _ in range(frames)] for _ in range(2)]), grad=True)
+    a = tensor(random_stable_filter(5, rng, shape=(2, frames))[1][..., 1:], grad=True)
     y0 = tensor(rng.standard_normal((2, 5)), grad=True)
     check_gradcheck(lambda *args: allpole(*args, backend=backend), (x, a, y0))
 
@@ -151,7 +141,7 @@ def test_gradcheck_time_varying(frames, backend):
 def test_gradcheck_short_signal_and_shared_coefficients(backend):
     rng = np.random.default_rng(8)
     x = tensor(rng.standard_normal((3, 3)), grad=True)                  # shorter than the order
-    a = tensor(stable_coefficients(6, rng), grad=True)                  # one filter for the batch
+    a = tensor(random_stable_filter(6, rng)[1][1:], grad=True)                  # one filter for the batch
     y0 = tensor(rng.standard_normal(6), grad=True)                      # one initial state for the batch
     check_gradcheck(lambda *args: allpole(*args, backend=backend), (x, a, y0))
     a_tv = tensor(0.2 * rng.standard_normal((3, 6)), grad=True)         # one time-varying filter
@@ -175,7 +165,7 @@ def test_analytic_backward_equals_autograd_through_a_loop(backend):
     rng = np.random.default_rng(9)
     time, order = 30, 4
     x = tensor(rng.standard_normal((2, time)), grad=True)
-    a_fixed = tensor(np.stack([stable_coefficients(order, rng) for _ in range(2)]), grad=True)
+    a_fixed = tensor(random_stable_filter(order, rng, shape=(2,))[1][..., 1:], grad=True)
     a_varying = tensor(0.2 * rng.standard_normal((2, time, order)), grad=True)
     y0 = tensor(rng.standard_normal((2, order)), grad=True)
     weight = tensor(rng.standard_normal((2, time)))
@@ -193,7 +183,7 @@ def test_analytic_backward_equals_autograd_through_a_loop(backend):
 def test_batch_consistency():
     rng = np.random.default_rng(10)
     x = tensor(rng.standard_normal((4, 5000)))
-    a = tensor(np.stack([stable_coefficients(6, rng) for _ in range(4)]))
+    a = tensor(random_stable_filter(6, rng, shape=(4,))[1][..., 1:])
     y0 = tensor(rng.standard_normal((4, 6)))
     check_batch_consistency(lambda *args: allpole(*args), (x, a, y0), rtol=1e-12, atol=1e-12)
     a_tv = tensor(0.1 * rng.standard_normal((4, 50, 6)))
@@ -202,12 +192,12 @@ def test_batch_consistency():
 
 def test_broadcasting():
     rng = np.random.default_rng(11)
-    a = stable_coefficients(3, rng)
+    a = random_stable_filter(3, rng)[1][1:]
     x = rng.standard_normal((2, 3, 40))
     y = allpole(tensor(x), tensor(a))                               # one filter for a batch
     assert y.shape == (2, 3, 40)
     assert_matches_reference(y, scipy.signal.lfilter([1.0], np.r_[1.0, a], x), rtol=0, atol=1e-12)
-    filters = np.stack([stable_coefficients(3, rng) for _ in range(5)])
+    filters = random_stable_filter(3, rng, shape=(5,))[1][..., 1:]
     y = allpole(tensor(x[:1, :1]), tensor(filters))                 # a batch of filters for one signal
     assert y.shape == (1, 5, 40)
     expected = np.stack([scipy.signal.lfilter([1.0], np.r_[1.0, f], x[0, 0]) for f in filters])
@@ -218,18 +208,14 @@ def test_broadcasting():
 @pytest.mark.parametrize("time_varying", [False, True])
 def test_blocks_with_carried_state_equal_one_call(time_varying, backend):
     rng = np.random.default_rng(12)
-    time, order, bounds = 120, 7, [0, 1, 4, 5, 40, 47, 120]              # blocks of 1 and 3 < order
+    time, order = 120, 7
     x = tensor(rng.standard_normal((2, time)))
     a = tensor(0.15 * rng.standard_normal((2, time, order)) if time_varying
-               else np.stack([stable_coefficients(order, rng) for _ in range(2)]))
+               else random_stable_filter(order, rng, shape=(2,))[1][..., 1:])
     y0 = tensor(rng.standard_normal((2, order)))
-    whole, final = allpole(x, a, y0, backend=backend)
-    state, parts = y0, []
-    for lo, hi in zip(bounds, bounds[1:]):
-        part, state = allpole(x[:, lo:hi], a[:, lo:hi] if time_varying else a, state, backend=backend)
-        parts.append(part)
-    torch.testing.assert_close(torch.cat(parts, -1), whole, rtol=0, atol=1e-12)
-    torch.testing.assert_close(state, final, rtol=0, atol=1e-12)
+    assert_streaming_equivalent(
+        lambda lo, hi, state: allpole(x[:, lo:hi], a[:, lo:hi] if time_varying else a, state, backend=backend),
+        time, y0, [1, 3, 1, 35, 7, 0], rtol=0, atol=1e-12)                # blocks of 1 and 3 < order, an empty one
 
 
 # ------------------------------------------------------------------------------ edge cases

@@ -16,8 +16,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import (DEVICES, DTYPES, assert_finite, assert_matches_reference, check_batch_consistency,
-                     check_gradcheck, to_numpy)
+from helpers import (DEVICES, DTYPES, assert_finite, assert_matches_reference, assert_streaming_equivalent,
+                     check_batch_consistency, check_gradcheck, random_stable_filter, to_numpy)
 from torchddsp.functional.iir.lfilter import lfilter
 
 BACKENDS = ["compiled", "pure"]
@@ -35,16 +35,6 @@ def device_backends():
 
 
 DEVICE_BACKENDS = device_backends()
-
-
-def stable_denominator(order: int, rng, r_min: float = 0.3, r_max: float = 0.85) -> np.ndarray:
-    """``[1, a_1 .. a_order]`` with pole radii in ``[r_min, r_max]`` and well-spread angles."""
-    k = order // 2
-    radius = rng.uniform(r_min, r_max, k)
-    angle = np.pi * (np.arange(k) + rng.uniform(0.15, 0.85, k)) / max(k, 1)
-    poles = np.concatenate([radius * np.exp(1j * angle), radius * np.exp(-1j * angle),
-                            rng.uniform(-r_max, r_max, order % 2)])
-    return np.atleast_1d(np.real(np.poly(poles)))
 
 
 def reference_time_varying(b: np.ndarray, a: np.ndarray, x: np.ndarray, zi: np.ndarray | None = None):
@@ -82,7 +72,7 @@ def tensor(value, dtype=torch.float64, device="cpu", grad=False):
 @pytest.mark.parametrize("order", list(range(1, 21)))
 def test_fixed_coefficients_match_scipy(order, dtype):
     rng = np.random.default_rng(order)
-    a = stable_denominator(order, rng) * rng.uniform(0.5, 2.0)          # a0 != 1 as well
+    a = random_stable_filter(order, rng)[1] * rng.uniform(0.5, 2.0)          # a0 != 1 as well
     b = rng.standard_normal(1 + (order * 7) % 23)                       # M below, equal to and above N
     x = rng.standard_normal((3, 5000))                                  # crosses the kernels' chunks
     zi = scipy.signal.lfilter_zi(b, a) * x[:, :1]                       # steady state for x[0]
@@ -107,7 +97,7 @@ def test_fixed_coefficients_match_scipy(order, dtype):
 @pytest.mark.parametrize("order", [1, 2, 5, 12, 20])
 def test_backends_match_scipy_with_lfiltic_state(order, device, backend):
     rng = np.random.default_rng(100 + order)
-    a = stable_denominator(order, rng)
+    a = random_stable_filter(order, rng)[1]
     b = rng.standard_normal(4)
     x = rng.standard_normal((2, 300))
     past_y, past_x = rng.standard_normal(order), rng.standard_normal(3)
@@ -124,7 +114,7 @@ def test_backends_match_scipy_with_lfiltic_state(order, device, backend):
 @given(order=st.integers(0, 8), taps=st.integers(1, 9), time=st.integers(1, 40), seed=st.integers(0, 2 ** 16))
 def test_random_sizes_match_scipy(order, taps, time, seed):
     rng = np.random.default_rng(seed)
-    a = stable_denominator(order, rng) * rng.uniform(0.5, 2.0)
+    a = random_stable_filter(order, rng)[1] * rng.uniform(0.5, 2.0)
     b = rng.standard_normal(taps)
     x = rng.standard_normal(time)
     zi = rng.standard_normal(max(order, taps - 1))
@@ -143,8 +133,7 @@ def test_random_sizes_match_scipy(order, taps, time, seed):
 def test_time_varying_matches_numpy_loop(frames, dtype, device, backend):
     rng = np.random.default_rng(frames)
     time, batch = 120, 2
-    a = np.stack([[stable_denominator(6, rng) * rng.uniform(0.8, 1.2) for _ in range(frames)]
-                  for _ in range(batch)])                                       # (batch, frames, 7)
+    a = random_stable_filter(6, rng, shape=(batch, frames))[1] * rng.uniform(0.8, 1.2, (batch, frames, 1))
     b = rng.standard_normal((batch, frames, 3))
     x = rng.standard_normal((batch, time))
     zi = rng.standard_normal((batch, 2 + 6))
@@ -163,8 +152,8 @@ def test_time_varying_matches_numpy_loop(frames, dtype, device, backend):
 def test_time_varying_numerator_with_fixed_denominator_and_vice_versa():
     rng = np.random.default_rng(5)
     time = 60
-    a_fixed, b_fixed = stable_denominator(3, rng), rng.standard_normal(2)
-    a_var = np.stack([stable_denominator(3, rng) for _ in range(6)])            # 6 frames of 10
+    a_fixed, b_fixed = random_stable_filter(3, rng)[1], rng.standard_normal(2)
+    a_var = random_stable_filter(3, rng, shape=(6,))[1]            # 6 frames of 10
     b_var = rng.standard_normal((time, 2))                                    # per sample
     x = rng.standard_normal(time)
     for b, a in ((b_var, a_fixed), (b_fixed, a_var), (b_var, a_var)):
@@ -179,7 +168,7 @@ def test_time_varying_numerator_with_fixed_denominator_and_vice_versa():
 
 def test_constant_time_varying_equals_fixed():
     rng = np.random.default_rng(6)
-    a, b = stable_denominator(4, rng), rng.standard_normal(3)
+    a, b = random_stable_filter(4, rng)[1], rng.standard_normal(3)
     x = rng.standard_normal((2, 90))
     fixed = lfilter(tensor(b), tensor(a), tensor(x))
     for frames in (90, 9):
@@ -194,7 +183,7 @@ def test_gradcheck_fixed(backend):
     rng = np.random.default_rng(7)
     x = tensor(rng.standard_normal((2, 15)), grad=True)
     b = tensor(rng.standard_normal((2, 3)), grad=True)
-    a = tensor(np.stack([stable_denominator(2, rng) * 1.3 for _ in range(2)]), grad=True)   # a0 != 1 too
+    a = tensor(random_stable_filter(2, rng, shape=(2,))[1] * 1.3, grad=True)   # a0 != 1 too
     zi = tensor(rng.standard_normal((2, 2)), grad=True)
     check_gradcheck(lambda *args: lfilter(*args[:3], backend=backend), (b, a, x))
     check_gradcheck(lambda *args: lfilter(*args, backend=backend), (b, a, x, zi))
@@ -206,7 +195,7 @@ def test_gradcheck_time_varying(frames, backend):
     rng = np.random.default_rng(frames)
     x = tensor(rng.standard_normal((2, 12)), grad=True)
     b = tensor(rng.standard_normal((2, frames, 2)), grad=True)
-    a = tensor(np.stack([[stable_denominator(3, rng) for _ in range(frames)] for _ in range(2)]), grad=True)
+    a = tensor(random_stable_filter(3, rng, shape=(2, frames))[1], grad=True)
     zi = tensor(rng.standard_normal((2, 1 + 3)), grad=True)
     check_gradcheck(lambda *args: lfilter(*args, backend=backend), (b, a, x, zi))
 
@@ -230,7 +219,7 @@ def test_analytic_backward_equals_autograd_through_a_loop(backend):
     rng = np.random.default_rng(9)
     x = tensor(rng.standard_normal((3, 25)), grad=True)
     b = tensor(rng.standard_normal((3, 4)), grad=True)
-    a = tensor(np.stack([stable_denominator(5, rng) * 0.7 for _ in range(3)]), grad=True)
+    a = tensor(random_stable_filter(5, rng, shape=(3,))[1] * 0.7, grad=True)
     weight = tensor(rng.standard_normal((3, 25)))
     expected = torch.autograd.grad((naive_lfilter(b, a, x) * weight).sum(), (x, b, a))
     out = lfilter(b, a, x, backend=backend)
@@ -244,7 +233,7 @@ def test_backends_agree_on_values_and_gradients():
     rng = np.random.default_rng(10)
     x = rng.standard_normal((2, 3, 400))
     b = rng.standard_normal((3, 4))
-    a = np.stack([stable_denominator(8, rng) for _ in range(3)])
+    a = random_stable_filter(8, rng, shape=(3,))[1]
     zi = rng.standard_normal((2, 3, 8))
     results = {}
     for backend in BACKENDS:
@@ -261,17 +250,17 @@ def test_backends_agree_on_values_and_gradients():
 def test_batch_consistency():
     rng = np.random.default_rng(11)
     b = tensor(rng.standard_normal((4, 3)))
-    a = tensor(np.stack([stable_denominator(4, rng) for _ in range(4)]))
+    a = tensor(random_stable_filter(4, rng, shape=(4,))[1])
     x = tensor(rng.standard_normal((4, 3000)))                # big enough to run on two threads
     zi = tensor(rng.standard_normal((4, 4)))
     check_batch_consistency(lambda *args: lfilter(*args), (b, a, x, zi), rtol=1e-12, atol=1e-12)
-    a_tv = tensor(np.stack([[stable_denominator(4, rng) for _ in range(10)] for _ in range(4)]))
+    a_tv = tensor(random_stable_filter(4, rng, shape=(4, 10))[1])
     check_batch_consistency(lambda *args: lfilter(*args), (b, a_tv, x), rtol=1e-12, atol=1e-12)
 
 
 def test_broadcasting():
     rng = np.random.default_rng(12)
-    b, a = rng.standard_normal(3), stable_denominator(2, rng)
+    b, a = rng.standard_normal(3), random_stable_filter(2, rng)[1]
     x = rng.standard_normal((4, 1, 50))
     # one filter for a batch of signals
     y = lfilter(tensor(b), tensor(a), tensor(x))
@@ -280,7 +269,7 @@ def test_broadcasting():
     # a batch of filters for one signal (shape (1, time): with a 1-D x, 2-D coefficients would be
     # read as time-varying), and a batch of filters for a batch of signals (outer product)
     bs = rng.standard_normal((2, 3))
-    as_ = np.stack([stable_denominator(2, rng) for _ in range(2)])
+    as_ = random_stable_filter(2, rng, shape=(2,))[1]
     y = lfilter(tensor(bs), tensor(as_), tensor(x[0]))
     assert y.shape == (2, 50)
     assert_matches_reference(y, np.stack([scipy.signal.lfilter(bs[i], as_[i], x[0, 0]) for i in range(2)]),
@@ -299,46 +288,32 @@ def test_broadcasting():
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("bounds", [[0, 1, 2, 7, 30, 31, 100], [0, 50, 53, 54, 100]])
-def test_blocks_with_carried_state_equal_one_call_fixed(bounds, backend):
+@pytest.mark.parametrize("blocks", [[1, 1, 5, 23, 1, 0, 69], [50, 3, 1]])
+def test_blocks_with_carried_state_equal_one_call_fixed(blocks, backend):
     rng = np.random.default_rng(13)
-    b, a = rng.standard_normal(7), stable_denominator(5, rng)        # order 6 state; blocks of 1 and 3
+    b, a = tensor(rng.standard_normal(7)), tensor(random_stable_filter(5, rng)[1])   # order 6 state; blocks of 1, 3
     x = tensor(rng.standard_normal((2, 100)))
     zi = tensor(rng.standard_normal((2, 6)))
-    whole, zf = lfilter(tensor(b), tensor(a), x, zi, backend=backend)
-    state, parts = zi, []
-    for lo, hi in zip(bounds, bounds[1:]):
-        part, state = lfilter(tensor(b), tensor(a), x[:, lo:hi], state, backend=backend)
-        parts.append(part)
-    torch.testing.assert_close(torch.cat(parts, -1), whole, rtol=0, atol=1e-12)
-    torch.testing.assert_close(state, zf, rtol=0, atol=1e-12)
+    assert_streaming_equivalent(lambda lo, hi, state: lfilter(b, a, x[:, lo:hi], state, backend=backend),
+                                100, zi, blocks, rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_blocks_with_carried_state_equal_one_call_time_varying(backend):
     rng = np.random.default_rng(14)
-    time, bounds = 96, [0, 2, 3, 35, 36, 96]                      # per-sample: any block sizes
-    a = tensor(np.stack([stable_denominator(5, rng) for _ in range(time)]))[None]
+    time = 96
+    a = tensor(random_stable_filter(5, rng, shape=(time,))[1])[None]
     b = tensor(rng.standard_normal((1, time, 4)))
     x = tensor(rng.standard_normal((1, time)))
     zi = tensor(rng.standard_normal((1, 3 + 5)))
-    whole, zf = lfilter(b, a, x, zi, backend=backend)
-    state, parts = zi, []
-    for lo, hi in zip(bounds, bounds[1:]):
-        part, state = lfilter(b[:, lo:hi], a[:, lo:hi], x[:, lo:hi], state, backend=backend)
-        parts.append(part)
-    torch.testing.assert_close(torch.cat(parts, -1), whole, rtol=0, atol=1e-12)
-    torch.testing.assert_close(state, zf, rtol=0, atol=1e-12)
-    # per-frame coefficients (hop 8): blocks on frame boundaries
-    a_frames, b_frames = a[:, ::8], b[:, ::8]
-    whole, zf = lfilter(b_frames, a_frames, x, zi, backend=backend)
-    state, parts = zi, []
-    for lo, hi in ((0, 8), (8, 16), (16, 72), (72, 96)):
-        part, state = lfilter(b_frames[:, lo // 8:hi // 8], a_frames[:, lo // 8:hi // 8], x[:, lo:hi], state,
-                              backend=backend)
-        parts.append(part)
-    torch.testing.assert_close(torch.cat(parts, -1), whole, rtol=0, atol=1e-12)
-    torch.testing.assert_close(state, zf, rtol=0, atol=1e-12)
+    assert_streaming_equivalent(                                                      # per sample: any block sizes
+        lambda lo, hi, state: lfilter(b[:, lo:hi], a[:, lo:hi], x[:, lo:hi], state, backend=backend),
+        time, zi, [2, 1, 32, 1], rtol=0, atol=1e-12)
+    a_frames, b_frames = a[:, ::8], b[:, ::8]                                         # per frame of 8 samples:
+    assert_streaming_equivalent(                                                      # blocks on frame boundaries
+        lambda lo, hi, state: lfilter(b_frames[:, lo // 8:hi // 8], a_frames[:, lo // 8:hi // 8], x[:, lo:hi],
+                                      state, backend=backend),
+        time, zi, [8, 8, 56, 24], rtol=0, atol=1e-12)
 
 
 # ------------------------------------------------------------------------------ edge cases

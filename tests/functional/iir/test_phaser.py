@@ -15,8 +15,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import (DEVICES, assert_matches_reference, check_batch_consistency, check_finite_gradients,
-                     check_gradcheck, to_numpy)
+from helpers import (DEVICES, assert_matches_reference, assert_streaming_equivalent, check_batch_consistency,
+                     check_finite_gradients, check_gradcheck, to_numpy)
 from torchddsp.functional.iir.allpass import break_frequency_from_unconstrained
 from torchddsp.functional.iir.phaser import (feedback_from_unconstrained, lfo_break_frequency, phaser, phaser_exact,
                                              phaser_num_frames, phaser_response)
@@ -179,13 +179,10 @@ def test_exact_blocks_with_state_equal_one_call(feedback):
     rng = np.random.default_rng(5)
     x = t64(rng.normal(size=(2, 480)))
     freqs = t64(np.exp(rng.uniform(np.log(50), np.log(5000), size=(2, 480, 4))))
-    whole = phaser_exact(x, freqs, FS, feedback=feedback)
     state = torch.zeros((2, 4, 2) if feedback == 0 else (2, 4), dtype=torch.float64)
-    pieces = []
-    for lo, hi in [(0, 5), (5, 240), (240, 480)]:
-        piece, state = phaser_exact(x[:, lo:hi], freqs[:, lo:hi], FS, feedback=feedback, zi=state)
-        pieces.append(piece)
-    assert_matches_reference(torch.cat(pieces, -1), to_numpy(whole))
+    assert_streaming_equivalent(
+        lambda lo, hi, state: phaser_exact(x[:, lo:hi], freqs[:, lo:hi], FS, feedback=feedback, zi=state),
+        480, state, [5, 235, 240])
 
 
 # ----------------------------------------------------------------------------- autograd, batch, device

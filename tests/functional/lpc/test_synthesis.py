@@ -15,8 +15,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import (DEVICES, DTYPES, assert_finite, assert_matches_reference, check_batch_consistency,
-                     check_finite_gradients, check_gradcheck, shared_audio, to_numpy)
+from helpers import (DEVICES, DTYPES, assert_finite, assert_matches_reference, assert_streaming_equivalent,
+                     check_batch_consistency, check_finite_gradients, check_gradcheck, shared_audio, to_numpy)
 from torchddsp.functional.framing import frame
 from torchddsp.functional.lpc import (framewise_lpc_synthesis, lpc, lpc_inverse_filter, lpc_synthesis,
                                       reflection_from_logits, reflection_to_lpc)
@@ -172,12 +172,11 @@ def test_lattice_backends_agree_with_reference(backend):
     s0 = _rand(2, 3, seed=6)
     y, final = lpc_synthesis(e, k, kind="reflection", initial_state=s0, backend=backend)
     assert_matches_reference(y, np.stack([ref_lattice(e[b].numpy(), k[b].numpy(), s0[b].numpy()) for b in range(2)]))
-    # The final state continues the recursion: rendering 40 + 10 samples equals two blocks.
-    k2, e2 = _reflection(2, 10, 3, seed=7), _rand(2, 10, seed=8)
-    y2, _ = lpc_synthesis(e2, k2, kind="reflection", initial_state=final, backend=backend)
-    whole = lpc_synthesis(torch.cat([e, e2], -1), torch.cat([k, k2], -2), kind="reflection",
-                          initial_state=s0, backend=backend)[0]
-    assert_matches_reference(torch.cat([y, y2], -1), to_numpy(whole))
+    # The final state continues the recursion: blocks of 40, 1 and 9 samples equal one call.
+    assert_streaming_equivalent(
+        lambda lo, hi, state: lpc_synthesis(e[:, lo:hi], k[:, lo:hi], kind="reflection", initial_state=state,
+                                            backend=backend),
+        40, s0, [30, 1, 9])
 
 
 @pytest.mark.parametrize("kind", ["lpc", "reflection"])
@@ -186,19 +185,12 @@ def test_streaming_blocks_equal_one_call(kind):
     k = _reflection(2, frames, order, seed=9)
     coeffs = k if kind == "reflection" else reflection_to_lpc(k)
     x = _rand(2, frames * hop, seed=10)
-    whole_y = lpc_synthesis(x, coeffs, kind=kind)
-    whole_e = lpc_inverse_filter(x, coeffs, kind=kind)
-    state_y = state_e = torch.zeros(2, order, dtype=torch.float64)
-    ys, es = [], []
-    for block in range(4):                                         # blocks of 2 frames
-        sl = slice(block * 2 * hop, (block + 1) * 2 * hop)
-        y, state_y = lpc_synthesis(x[:, sl], coeffs[:, block * 2:block * 2 + 2], kind=kind, initial_state=state_y)
-        e, state_e = lpc_inverse_filter(x[:, sl], coeffs[:, block * 2:block * 2 + 2], kind=kind,
-                                        initial_state=state_e)
-        ys.append(y)
-        es.append(e)
-    assert_matches_reference(torch.cat(ys, -1), to_numpy(whole_y), rtol=1e-10, atol=1e-12)
-    assert_matches_reference(torch.cat(es, -1), to_numpy(whole_e), rtol=1e-10, atol=1e-12)
+    rest = torch.zeros(2, order, dtype=torch.float64)
+    for fn in (lpc_synthesis, lpc_inverse_filter):                 # blocks of 2 frames, then 1, 3 and 2
+        for blocks in ([2 * hop], [hop, 3 * hop, 2 * hop]):
+            assert_streaming_equivalent(
+                lambda lo, hi, state: fn(x[:, lo:hi], coeffs[:, lo // hop:hi // hop], kind=kind, initial_state=state),
+                frames * hop, rest, blocks, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("device", DEVICES)
