@@ -14,6 +14,7 @@ import soundfile as sf
 import torch
 
 from torchddsp.data import PreparedDataset, prepare
+from torchddsp.data.dataset import crop_offset
 
 SR, HOP, EXAMPLE = 16000, 64, 50          # example_seconds = 0.2 -> 50 frames of 64 samples
 
@@ -115,3 +116,41 @@ def test_batch_stacks_examples_as_float32_tensors(prepared):
 def test_missing_or_unprepared_folder_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="data_dir.*manifest.json"):
         PreparedDataset(tmp_path)
+
+
+@pytest.mark.parametrize("length, frames", [(50, 10), (20, 19), (7, 1)])
+def test_crop_offsets_cover_every_valid_start_uniformly(length, frames):
+    rng = np.random.default_rng(0)
+    draws = np.array([crop_offset(rng, length, frames) for _ in range(4000)])
+    last = length - frames
+    assert draws.min() == 0 and draws.max() == last           # the crop may end on the example's last frame
+    counts = np.bincount(draws, minlength=last + 1)
+    expected = len(draws) / (last + 1)
+    assert np.all(np.abs(counts - expected) < 5 * np.sqrt(expected)), counts
+
+
+@pytest.mark.parametrize("length", [10, 9, 1])
+def test_an_example_no_longer_than_the_crop_starts_at_zero(length):
+    rng = np.random.default_rng(1)
+    assert {crop_offset(rng, length, 10) for _ in range(50)} == {0}
+
+
+def test_sample_draws_every_example_and_every_offset_including_the_last(prepared):
+    data, _ = prepared
+    dataset = PreparedDataset(data)
+    rng = np.random.default_rng(0)
+    frames = 25
+    seen = set()
+    for _ in range(300):
+        batch = dataset.sample(rng, 4, frames)
+        assert batch["audio"].shape == (4, frames * HOP) and batch["f0_hz"].shape == (4, frames)
+        for f0 in batch["f0_hz"][:, 0].tolist():               # f0 = 100 + frame index in the file
+            seen.add(int(round(f0)) - 100)
+    # Starts (frame index in the file) per example: a_long 0..25 and 50..75, then the 20-frame
+    # example at 100 and the 30-frame file, b_short, whose starts 0..5 overlap a_long's.
+    expected = set(range(0, 26)) | set(range(50, 76)) | {100}
+    assert seen == expected, sorted(seen ^ expected)
+    # A crop longer than every example: offsets are 0 (no error) and the crop is padded.
+    long = dataset.sample(np.random.default_rng(2), 8, EXAMPLE + 5)
+    assert long["audio"].shape == (8, (EXAMPLE + 5) * HOP)
+    assert set(np.round(long["f0_hz"][:, 0].numpy()).astype(int).tolist()) <= {100, 150, 200}

@@ -81,6 +81,61 @@ def test_latest_is_none_without_a_valid_pointer(tmp_path):
     assert latest_checkpoint(tmp_path) is None
 
 
+def test_pointer_is_replaced_in_one_rename_so_readers_never_see_a_partial_name(tmp_path):
+    model, optimizer = trained_pair()
+    save_checkpoint(tmp_path, 1, model, optimizer, {})
+    pointer = tmp_path / "checkpoints" / "latest"
+    with open(pointer) as before:                 # a reader that opened the pointer before the next save
+        save_checkpoint(tmp_path, 2, model, optimizer, {})
+        assert before.read() == "step_00000001"   # an in-place rewrite would show it a new or torn name
+    assert pointer.read_text() == "step_00000002"
+
+
+def test_a_crash_while_replacing_the_pointer_keeps_the_old_one_and_no_temporary(tmp_path, monkeypatch):
+    model, optimizer = trained_pair()
+    first = save_checkpoint(tmp_path, 1, model, optimizer, {})
+    replace = os.replace
+
+    def crash_on_pointer(src, dst):
+        if os.path.basename(dst) == "latest":
+            raise OSError("killed while replacing the pointer (simulated)")
+        replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", crash_on_pointer)
+    with pytest.raises(OSError, match="pointer"):
+        save_checkpoint(tmp_path, 2, model, optimizer, {})
+    monkeypatch.undo()
+    assert (tmp_path / "checkpoints" / "latest").read_text() == "step_00000001"
+    assert latest_checkpoint(tmp_path) == first
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["latest", "step_00000001",
+                                                                              "step_00000002"]
+
+
+@pytest.mark.parametrize("pointer", ["", "\n", "step_000", "step_0000000", "step_00000099", "../elsewhere", "latest"])
+def test_an_empty_torn_or_dangling_pointer_falls_back_to_the_newest_checkpoint(tmp_path, pointer):
+    model, optimizer = trained_pair()
+    for step in (10, 9, 30):                      # newest by step number, not by creation order
+        save_checkpoint(tmp_path, step, model, optimizer, {}, keep=5)
+    (tmp_path / "checkpoints" / "latest").write_text(pointer)
+    found = latest_checkpoint(tmp_path)
+    assert found == tmp_path / "checkpoints" / "step_00000030"
+    assert load_checkpoint(found)["step"] == 30
+
+
+def test_the_pointer_wins_when_it_names_a_complete_checkpoint_and_incomplete_ones_are_skipped(tmp_path):
+    model, optimizer = trained_pair()
+    for step in (1, 2, 3):
+        save_checkpoint(tmp_path, step, model, optimizer, {}, keep=5)
+    root = tmp_path / "checkpoints"
+    (root / "latest").write_text("step_00000002")
+    assert latest_checkpoint(tmp_path) == root / "step_00000002"
+    (root / "step_00000003" / "model.safetensors").unlink()          # not a complete checkpoint any more
+    (root / "latest").write_text("step_00000003")
+    assert latest_checkpoint(tmp_path) == root / "step_00000002"
+    (root / "latest").unlink()                                       # no pointer at all: the newest complete one
+    assert latest_checkpoint(tmp_path) == root / "step_00000002"
+
+
 def test_a_failed_save_leaves_the_previous_checkpoint_intact(tmp_path, monkeypatch):
     model, optimizer = trained_pair()
     first = save_checkpoint(tmp_path, 1, model, optimizer, {"good": True})

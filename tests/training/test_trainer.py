@@ -142,6 +142,52 @@ def test_resume_continues_from_the_last_checkpoint(short_run, tone_data, tmp_pat
     assert any(not torch.equal(weights[k], moved[k]) for k in weights)
 
 
+def test_resume_after_a_crash_that_logged_past_the_checkpoint(short_run, tone_data, tmp_path):
+    """A crash after rows past the checkpoint reached the log: on resume the log is cut back to the
+    checkpoint, each step is logged once, and the resumed steps draw the same batches and noise
+    (hence the same losses) as the uninterrupted run."""
+    source, _, _, _ = short_run
+    run_dir = tmp_path / "run"
+    shutil.copytree(source, run_dir)
+    original = read_losses(run_dir)                                   # steps 0..39, checkpoints 20, 30, 40
+    for name in ("step_00000030", "step_00000040"):                   # the crash came before these
+        shutil.rmtree(run_dir / "checkpoints" / name)
+    (run_dir / "checkpoints" / "latest").write_text("step_00000020")
+    messages = []
+    train(tone_data, run_dir, load_config("small", TINY + ["train.steps=23", "train.checkpoint_every=10"]),
+          resume=True, progress=False, log=messages.append)
+    assert any("step 20" in m for m in messages)
+    rows = read_losses(run_dir)
+    assert [int(r["step"]) for r in rows] == list(range(23)), "a step logged twice or missing"
+    assert rows[:20] == original[:20]
+    for resumed, uninterrupted in zip(rows[20:], original[20:23]):
+        assert float(resumed["loss"]) == pytest.approx(float(uninterrupted["loss"]), rel=1e-5, abs=1e-6), resumed
+
+
+def initial_weights(config, tone_data):
+    dataset = PreparedDataset(tone_data)
+    with torch.random.fork_rng():
+        torch.manual_seed(config.train.seed)
+        return {k: v.detach().clone() for k, v in build_model(config, dataset).state_dict().items()}
+
+
+@pytest.mark.parametrize("clip", [1e-12, 3.0])
+def test_grad_clip_bounds_the_first_update(tone_data, tmp_path, clip):
+    """Adam's first update is lr * g / (|g| + 1e-8) per weight: about lr when the gradient is left alone,
+    about lr * 1e-4 when the whole gradient is clipped to norm 1e-12. An ignored ``train.grad_clip``
+    gives the first for both."""
+    config = load_config("small", TINY + ["train.steps=1", f"train.grad_clip={clip}"])
+    train(tone_data, tmp_path / "run", config, progress=False, log=quiet)
+    before = initial_weights(config, tone_data)
+    after = load_file(str(tmp_path / "run" / "checkpoints" / "step_00000001" / "model.safetensors"))
+    change = max(float((after[k] - before[k]).abs().max()) for k in before)
+    lr = config.train.learning_rate
+    if clip < 1e-6:
+        assert change < 1e-2 * lr, f"the update ({change:.3g}) was not clipped"
+    else:
+        assert 0.5 * lr < change < 1.5 * lr
+
+
 def test_time_limit_stops_early_with_a_checkpoint(tone_data, tmp_path):
     config = load_config("small", TINY + ["train.steps=100000", "train.checkpoint_every=100000",
                                           "train.time_limit_seconds=0.5"])

@@ -1,4 +1,4 @@
-"""A prepared training set (see ``prepare.py``), read through memory maps."""
+"""A prepared training set (see ``prepare.py``), read through memory maps, and random crops of it."""
 
 from __future__ import annotations
 
@@ -9,6 +9,16 @@ import numpy as np
 import torch
 
 FIELDS = ("audio", "f0_hz", "f0_confidence", "loudness_db")
+
+
+def crop_offset(rng: np.random.Generator, length: int, frames: int) -> int:
+    """A uniform random start of a ``frames``-frame crop inside an example of ``length`` frames.
+
+    Every offset from 0 to ``length - frames`` (inclusive: the crop may end on the example's last
+    frame) is equally likely; an example no longer than the crop always starts at 0 (the crop is
+    then padded, see ``PreparedDataset.example``).
+    """
+    return int(rng.integers(max(length - frames, 0) + 1))
 
 
 class PreparedDataset:
@@ -70,6 +80,13 @@ class PreparedDataset:
                 piece = np.concatenate([piece, np.full(missing, fill, dtype=np.float32)])
             out[field] = piece
         return out
+
+    def sample(self, rng: np.random.Generator, batch_size: int, frames: int) -> dict[str, torch.Tensor]:
+        """A batch of ``batch_size`` random crops of ``frames`` frames: uniform examples, uniform offsets
+        (``crop_offset``), all drawn from ``rng`` (seed it to make the batch reproducible)."""
+        indices = rng.integers(len(self), size=batch_size)
+        offsets = [crop_offset(rng, self.examples[i][2], frames) for i in indices]
+        return self.batch(indices.tolist(), frames, offsets)
 
     def batch(self, indices, frames: int | None = None, offsets=None) -> dict[str, torch.Tensor]:
         offsets = offsets if offsets is not None else [0] * len(indices)

@@ -11,14 +11,19 @@ A checkpoint is a folder ``RUN_DIR/checkpoints/step_XXXXXXXX/`` holding
   needed: the trainer draws every batch and noise signal from generators seeded by the step.
 
 It is written into a temporary folder and renamed into place (an atomic operation on one file
-system), then ``RUN_DIR/checkpoints/latest`` is replaced atomically to name it. A run killed at
-any moment therefore leaves either the previous checkpoint or the new one, never a torn one.
+system), then ``RUN_DIR/checkpoints/latest`` is replaced atomically to name it (written to a
+temporary file, then renamed over the old pointer: a reader sees the old name or the new one,
+never a partial one). A run killed at any moment therefore leaves either the previous checkpoint
+or the new one, never a torn one. Should the pointer still be unreadable (empty, torn by a copy,
+naming a folder that is gone), ``latest_checkpoint`` falls back to the newest complete
+``step_*`` folder.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -29,13 +34,21 @@ from safetensors.torch import load_file, save_file
 from .._checks import check_choice
 
 
+STEP_NAME = re.compile(r"step_(\d{8,})")
+
+
 def _write_text_atomic(path: Path, text: str) -> None:
+    """Replace ``path`` by a file holding ``text`` in one rename; a failure leaves the old file and no temporary."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def _tensors(module: torch.nn.Module) -> dict:
@@ -68,19 +81,32 @@ def save_checkpoint(run_dir: str | Path, step: int, model: torch.nn.Module, opti
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     _write_text_atomic(root / "latest", final.name)
-    older = sorted(p for p in root.glob("step_*") if p != final)
+    older = [p for p in _complete_checkpoints(root) if p != final]
     for old in older[:max(len(older) - (keep - 1), 0)]:
         shutil.rmtree(old, ignore_errors=True)
     return final
 
 
+def _complete_checkpoints(root: Path) -> list[Path]:
+    """The ``step_*`` folders under ``root`` that hold weights and state, oldest step first."""
+    found = [(int(m.group(1)), p) for p in root.glob("step_*") if (m := STEP_NAME.fullmatch(p.name))
+             and (p / "state.json").is_file() and (p / "model.safetensors").is_file()]
+    return [p for _, p in sorted(found)]
+
+
 def latest_checkpoint(run_dir: str | Path) -> Path | None:
+    """The checkpoint ``RUN_DIR/checkpoints/latest`` names, or ``None`` when the run has none.
+
+    When the pointer is missing, empty, torn or names a folder that is not a complete checkpoint,
+    the newest complete ``step_*`` folder is returned instead (``None`` if there is none).
+    """
     root = Path(run_dir) / "checkpoints"
     pointer = root / "latest"
-    if not pointer.exists():
-        return None
-    path = root / pointer.read_text().strip()
-    return path if path.exists() else None
+    complete = _complete_checkpoints(root)
+    name = pointer.read_text().strip() if pointer.is_file() else ""
+    if STEP_NAME.fullmatch(name) and root / name in complete:
+        return root / name
+    return complete[-1] if complete else None
 
 
 def inference_weights(path: str | Path) -> str:

@@ -45,10 +45,7 @@ def _distributed() -> tuple[int, int, bool]:
 
 def sample_batch(dataset: PreparedDataset, seed: int, step: int, rank: int, batch_size: int, crop_frames: int):
     """The batch of ``step`` on ``rank``: a pure function of its arguments (resumable, reproducible)."""
-    rng = np.random.default_rng([seed, step, rank])
-    indices = rng.integers(len(dataset), size=batch_size)
-    offsets = [int(rng.integers(max(dataset.examples[i][2] - crop_frames, 0) + 1)) for i in indices]
-    return dataset.batch(indices.tolist(), crop_frames, offsets)
+    return dataset.sample(np.random.default_rng([seed, step, rank]), batch_size, crop_frames)
 
 
 def noise_seed(seed: int, step: int, world: int, rank: int) -> int:
