@@ -139,7 +139,7 @@ def demo(out_dir: str | Path, minutes: float = 3.0, audio: str | Path | None = N
     from .examples import example_controls
     from .inference import load_trained
     from .processors import HarmonicPlusNoise
-    from .training import load_config, train
+    from .training import latest_checkpoint, load_config, train
 
     from ._checks import check_positive
 
@@ -157,7 +157,7 @@ def demo(out_dir: str | Path, minutes: float = 3.0, audio: str | Path | None = N
     prepare(staging, out / "data", sample_rate=16000, example_seconds=4.0, log=log)
     config = load_config("small", [f"train.time_limit_seconds={minutes * 60}", "train.steps=100000"])
     run_dir = out / "run"
-    resume = (run_dir / "checkpoints" / "latest").exists()
+    resume = latest_checkpoint(run_dir) is not None
     began = time.time()
     train(out / "data", run_dir, config, resume=resume, log=log)
     log(f"demo: trained for {time.time() - began:.0f} s")
