@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data.prepare import resample
+from .functional.core.resample import resample
 from .features import extract_features
 from .models import DDSPAutoencoder, ModelConfig
 from .training.checkpoint import inference_weights, latest_checkpoint, load_checkpoint

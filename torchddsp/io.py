@@ -1,8 +1,10 @@
-"""Reading and writing audio files (WAV/FLAC/OGG through soundfile)."""
+"""The one audio reader and writer (WAV/FLAC/OGG/AIFF through soundfile): data preparation, the
+commands, reports and tests all read and write audio here."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import soundfile as sf
@@ -10,11 +12,14 @@ import torch
 
 from ._checks import check_positive, check_tensor
 
+__all__ = ["read_audio", "write_wav"]
 
-def write_wav(path: str | Path, audio: torch.Tensor, sample_rate: int) -> None:
+
+def write_wav(path: str | Path | BinaryIO, audio: torch.Tensor, sample_rate: int) -> None:
     """Write mono ``(time,)`` or multichannel ``(channels, time)`` audio as 16-bit PCM WAV.
 
-    Values outside [-1, 1] are an error rather than being clipped silently.
+    ``path`` is a file name or a writable binary file object (e.g. ``io.BytesIO``). Values outside
+    [-1, 1] are an error rather than being clipped silently.
     """
     check_tensor("audio", audio, min_dim=1)
     check_positive("sample_rate", sample_rate)
@@ -25,10 +30,20 @@ def write_wav(path: str | Path, audio: torch.Tensor, sample_rate: int) -> None:
     if peak > 1.0:
         raise ValueError(f"audio: expected samples in [-1, 1] for WAV, received a peak of {peak:.3g} "
                          "(normalise first)")
-    sf.write(str(path), data.T if data.ndim == 2 else data, int(sample_rate), subtype="PCM_16")
+    named = isinstance(path, (str, Path))
+    sf.write(str(path) if named else path, data.T if data.ndim == 2 else data, int(sample_rate),
+             format=None if named else "WAV", subtype="PCM_16")
 
 
-def read_audio(path: str | Path) -> tuple[torch.Tensor, int]:
-    """Read an audio file as float32 ``(channels, time)`` and its sample rate."""
-    data, sample_rate = sf.read(str(path), dtype="float32", always_2d=True)
-    return torch.from_numpy(np.ascontiguousarray(data.T)), int(sample_rate)
+def read_audio(path: str | Path, *, mono: bool = False) -> tuple[torch.Tensor, int]:
+    """Read an audio file: float32 ``(channels, time)`` (``mono=True``: the channels' mean, ``(time,)``)
+    and its sample rate in Hz.
+
+    Raises ``ValueError`` naming the file when it cannot be read (missing, corrupt, unsupported).
+    """
+    try:
+        data, sample_rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as error:  # soundfile raises several types for missing, corrupt or unsupported files
+        raise ValueError(f"path: unreadable audio file {str(path)!r} ({type(error).__name__}: {error})") from None
+    audio = torch.from_numpy(np.ascontiguousarray(data.T))
+    return (audio.mean(dim=0) if mono else audio), int(sample_rate)

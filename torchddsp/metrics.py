@@ -8,7 +8,8 @@
   (an octave or other gross error).
 
 Engel et al. track f0 with CREPE on both the input and the resynthesis, keep the frames where the
-input's CREPE confidence is at least 0.85 (``EVALUATION_F0_CONFIDENCE``), and report the f0 L1
+input's CREPE confidence is at least 0.85 (``EVALUATION_F0_CONFIDENCE``, the threshold of the one f0-confidence
+rule, :func:`torchddsp.features.confident_frames`), and report the f0 L1
 in MIDI units (1 unit = 100 cents); their outliers are whole clips whose mean error exceeds an
 octave or whose resynthesis is untrackable. Our per-frame 50-cent outliers are stricter.
 """
@@ -17,8 +18,13 @@ from __future__ import annotations
 
 import torch
 
+from .features.confidence import EVALUATION_F0_CONFIDENCE
+from .functional.spectral.stft import stft
+
+__all__ = ["MSS_FFT_SIZES", "EVALUATION_F0_CONFIDENCE", "multiscale_spectral_distance", "loudness_l1", "f0_l1_cents",
+           "f0_outlier_ratio"]
+
 MSS_FFT_SIZES = (2048, 1024, 512, 256, 128, 64)
-EVALUATION_F0_CONFIDENCE = 0.85
 
 
 def multiscale_spectral_distance(x: torch.Tensor, y: torch.Tensor, n_ffts=MSS_FFT_SIZES, eps: float = 1e-7) -> float:
@@ -27,11 +33,9 @@ def multiscale_spectral_distance(x: torch.Tensor, y: torch.Tensor, n_ffts=MSS_FF
     x, y = x[..., :length].double(), y[..., :length].double()
     total = 0.0
     for n_fft in n_ffts:
-        window = torch.hann_window(n_fft, dtype=torch.float64)
         # Reflect padding needs more than n_fft / 2 samples; shorter clips are zero-padded instead.
         pad_mode = "reflect" if length > n_fft // 2 else "constant"
-        spec = [torch.stft(s, n_fft, n_fft // 4, window=window, center=True, pad_mode=pad_mode,
-                           return_complex=True).abs() for s in (x, y)]
+        spec = [stft(s, n_fft, n_fft // 4, window="hann", center=True, pad_mode=pad_mode).abs() for s in (x, y)]
         total += float((spec[0] - spec[1]).abs().mean() + (torch.log(spec[0] + eps) - torch.log(spec[1] + eps)).abs().mean())
     return total / len(n_ffts)
 

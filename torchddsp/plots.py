@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .functional.spectral.stft import stft
+
 
 def save_spectrogram_png(path: str | Path, audio: torch.Tensor, sample_rate: int, title: str = "",
                          n_fft: int = 1024, hop_length: int = 256) -> None:
@@ -16,8 +18,7 @@ def save_spectrogram_png(path: str | Path, audio: torch.Tensor, sample_rate: int
     import matplotlib.pyplot as plt
 
     x = audio.detach().cpu().to(torch.float32).reshape(-1)
-    window = torch.hann_window(n_fft)
-    spec = torch.stft(x, n_fft, hop_length, window=window, center=True, return_complex=True).abs()
+    spec = stft(x, n_fft, hop_length, window="hann").abs()
     db = 20 * torch.log10(spec.clamp_min(1e-6)).numpy()
     fig, ax = plt.subplots(figsize=(10, 4), dpi=100)
     extent = (0.0, len(x) / sample_rate, 0.0, sample_rate / 2)

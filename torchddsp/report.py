@@ -9,8 +9,10 @@ import io
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 import torch
+
+from .functional.spectral.stft import stft
+from .io import write_wav
 
 
 def _figure():
@@ -26,7 +28,7 @@ def audio_tag(audio: torch.Tensor, sample_rate: int) -> str:
     if peak > 1.0:
         data = data / peak
     buffer = io.BytesIO()
-    sf.write(buffer, data, int(sample_rate), format="WAV", subtype="PCM_16")
+    write_wav(buffer, torch.from_numpy(data), sample_rate)
     encoded = base64.b64encode(buffer.getvalue()).decode()
     return f'<audio controls preload="none" src="data:audio/wav;base64,{encoded}"></audio>'
 
@@ -44,7 +46,7 @@ def spectrogram_tag(signals: dict[str, torch.Tensor], sample_rate: int, n_fft: i
     fig, axes = plt.subplots(1, len(signals), figsize=(5 * len(signals), 3.2), squeeze=False)
     for ax, (name, x) in zip(axes[0], signals.items()):
         x = x.detach().cpu().float().reshape(-1)
-        spec = torch.stft(x, n_fft, n_fft // 4, window=torch.hann_window(n_fft), return_complex=True).abs()
+        spec = stft(x, n_fft, n_fft // 4, window="hann").abs()
         db = 20 * torch.log10(spec.clamp_min(1e-6)).numpy()
         ax.imshow(db, origin="lower", aspect="auto", cmap="magma", vmin=db.max() - 80, vmax=db.max(),
                   extent=(0, len(x) / sample_rate, 0, sample_rate / 2))

@@ -1,7 +1,7 @@
 """Tests for torchddsp.features.mel (mel / log-mel spectrograms, MFCC).
 
 References: a float64 NumPy transcription (explicit framing, periodic Hann window, NumPy FFT,
-the filterbank of torchddsp.losses.mel_filterbank, which tests/losses/test_mel.py checks against
+the filterbank of torchddsp.functional.spectral.mel_filterbank, which tests/functional/spectral/test_mel.py checks against
 its own transcription, and ``scipy.fft.dct(norm="ortho")``), and, where librosa is installed,
 ``librosa.feature.melspectrogram`` / ``power_to_db`` / ``librosa.feature.mfcc`` with the same
 parameters, on synthetic and real recordings (librosa builds its filterbank in float32, so
@@ -21,7 +21,7 @@ from helpers import (DEVICES, DTYPES, assert_matches_reference, check_batch_cons
                      check_gradcheck, shared_audio)
 from torchddsp.features import dct_matrix, log_mel_spectrogram, mel_spectrogram, mfcc
 from torchddsp.io import read_audio
-from torchddsp.losses import mel_filterbank
+from torchddsp.functional.spectral import mel_filterbank
 
 
 def signal(sr, seconds=0.25, seed=0, batch=2):

@@ -1,9 +1,7 @@
-"""Tests for torchddsp.losses.mel: mel scales, the mel filterbank and the mel multi-resolution loss.
+"""Tests for torchddsp.losses.mel: the mel multi-resolution loss.
 
-References: the mel-scale formulas and the triangular filterbank transcribed in float64 NumPy, one
-filter at a time (librosa is not a dependency; the filterbank was also checked once against
-librosa 0.11 ``filters.mel`` where it installed: max relative difference 5e-14 over 500+
-configurations), and a NumPy STFT transcription for the loss.
+References: the filterbank of ``mel_reference`` (float64 NumPy, one filter at a time) and a NumPy
+STFT transcription.
 """
 
 from __future__ import annotations
@@ -17,49 +15,11 @@ import torch
 
 from helpers import (DEVICES, DTYPES, assert_matches_reference, check_batch_consistency, check_finite_gradients,
                      check_gradcheck, to_numpy)
-from torchddsp.losses import (MelMultiResolutionSTFTLoss, hz_to_mel, mel_filterbank, mel_multi_resolution_stft_loss,
-                              mel_to_hz, multi_resolution_stft_loss)
+from mel_reference import ref_filterbank
+from torchddsp.losses import MelMultiResolutionSTFTLoss, mel_multi_resolution_stft_loss, multi_resolution_stft_loss
 
 
 # ----------------------------------------------------------------------------- float64 NumPy references
-
-def ref_hz_to_mel(f, scale):
-    f = np.asarray(f, np.float64)
-    if scale == "htk":
-        return 2595.0 * np.log10(1.0 + f / 700.0)
-    # Slaney: 3 mel per 200 Hz up to 1 kHz (= 15 mel), then 27 mel per factor 6.4 in frequency
-    out = f * 3.0 / 200.0
-    above = f >= 1000.0
-    out[above] = 15.0 + 27.0 * np.log(f[above] / 1000.0) / np.log(6.4)
-    return out
-
-
-def ref_mel_to_hz(m, scale):
-    m = np.asarray(m, np.float64)
-    if scale == "htk":
-        return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
-    out = m * 200.0 / 3.0
-    above = m >= 15.0
-    out[above] = 1000.0 * 6.4 ** ((m[above] - 15.0) / 27.0)
-    return out
-
-
-def ref_filterbank(sr, n_fft, n_mels, f_min, f_max, scale, norm):
-    edges = ref_mel_to_hz(np.linspace(ref_hz_to_mel(np.array([f_min]), scale)[0],
-                                      ref_hz_to_mel(np.array([f_max]), scale)[0], n_mels + 2), scale)
-    freqs = np.arange(n_fft // 2 + 1) * sr / n_fft
-    fb = np.zeros((n_mels, freqs.size))
-    for i in range(n_mels):
-        lo, c, hi = edges[i], edges[i + 1], edges[i + 2]
-        for k, f in enumerate(freqs):
-            if lo < f <= c:
-                fb[i, k] = (f - lo) / (c - lo)
-            elif c < f < hi:
-                fb[i, k] = (hi - f) / (hi - c)
-        if norm == "slaney":
-            fb[i] *= 2.0 / (hi - lo)
-    return fb
-
 
 def ref_stft_mag(x, n_fft, hop, eps=1e-8):
     w = scipy.signal.get_window("hann", n_fft, fftbins=True)
@@ -90,64 +50,6 @@ def _signals(batch=3, time=3000, dtype=torch.float64, device="cpu", seed=0):
     y = torch.randn(batch, time, generator=g, dtype=torch.float64)
     x = 0.5 * y + 0.5 * torch.randn(batch, time, generator=g, dtype=torch.float64)
     return x.to(dtype=dtype, device=device), y.to(dtype=dtype, device=device)
-
-
-# ----------------------------------------------------------------------------- scales
-
-@pytest.mark.parametrize("scale", ["slaney", "htk"])
-def test_mel_scales_match_formulas_and_invert(scale):
-    f = torch.linspace(0.0, 24000.0, 2001, dtype=torch.float64)
-    assert_matches_reference(hz_to_mel(f, scale), ref_hz_to_mel(to_numpy(f), scale))
-    m = hz_to_mel(f, scale)
-    assert_matches_reference(mel_to_hz(m, scale), ref_mel_to_hz(to_numpy(m), scale))
-    assert_matches_reference(mel_to_hz(m, scale), to_numpy(f), rtol=1e-12, atol=1e-9)
-
-
-def test_mel_scale_anchor_points():
-    hz = torch.tensor([0.0, 1000.0, 6400.0], dtype=torch.float64)
-    assert_matches_reference(hz_to_mel(hz, "slaney"), np.array([0.0, 15.0, 42.0]))
-    assert_matches_reference(hz_to_mel(hz[1:2], "htk"), np.array([2595.0 * math.log10(1.0 + 1000.0 / 700.0)]))
-
-
-# ----------------------------------------------------------------------------- filterbank
-
-@pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("sr,n_fft,n_mels,f_min,f_max", [
-    (16000, 512, 40, 0.0, None), (22050, 1024, 80, 30.0, 8000.0), (44100, 2048, 128, 0.0, None),
-    (16000, 255, 20, 50.0, 7000.0)])
-@pytest.mark.parametrize("scale", ["slaney", "htk"])
-@pytest.mark.parametrize("norm", ["slaney", None])
-def test_filterbank_matches_formula(device, sr, n_fft, n_mels, f_min, f_max, scale, norm):
-    fb = mel_filterbank(sr, n_fft, n_mels, f_min, f_max, scale, norm, dtype=torch.float64, device=device)
-    expected = ref_filterbank(sr, n_fft, n_mels, f_min, sr / 2 if f_max is None else f_max, scale, norm)
-    assert fb.shape == (n_mels, n_fft // 2 + 1) and fb.device.type == device
-    assert_matches_reference(fb, expected, rtol=1e-10, atol=1e-13)
-
-
-def test_filterbank_properties():
-    fb = mel_filterbank(16000, 1024, 64, norm=None, dtype=torch.float64)
-    assert float(fb.max()) <= 1.0 and float(fb.min()) >= 0.0
-    peaks = fb.argmax(dim=1)
-    assert bool((peaks[1:] >= peaks[:-1]).all()), "filter centres must increase"
-    fb32 = mel_filterbank(16000, 1024, 64, dtype=torch.float32)
-    assert fb32.dtype == torch.float32
-    fb32.zero_()                                  # a copy: the cache is not affected
-    assert float(mel_filterbank(16000, 1024, 64).abs().sum()) > 0
-
-
-def test_filterbank_rejects_bad_arguments():
-    with pytest.raises(ValueError, match="n_mels.*empty"):
-        mel_filterbank(16000, 64, 40)
-    with pytest.raises(ValueError, match="f_max"):
-        mel_filterbank(16000, 512, 40, f_max=9000.0)
-    with pytest.raises(ValueError, match="f_max"):
-        mel_filterbank(16000, 512, 40, f_min=5000.0, f_max=4000.0)
-    with pytest.raises(ValueError, match="sample_rate"):
-        mel_filterbank(0, 512, 40)
-    with pytest.raises(ValueError, match="mel_scale"):
-        mel_filterbank(16000, 512, 40, mel_scale="bark")
-    with pytest.raises(ValueError, match="norm"):
-        mel_filterbank(16000, 512, 40, norm="l2")
 
 
 # ----------------------------------------------------------------------------- loss

@@ -19,16 +19,16 @@ import json
 import math
 import os
 import tempfile
-from fractions import Fraction
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import soundfile as sf
 import torch
-from scipy.signal import resample_poly
 
 from .._checks import check_positive, check_positive_int
+from ..features.confidence import F0_CONFIDENCE_THRESHOLD, confident_frames
+from ..functional.core.resample import resample
+from ..io import read_audio
 
 AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff"}
 MANIFEST_VERSION = 1
@@ -52,28 +52,16 @@ def find_audio_files(root: str | Path) -> list[Path]:
     return found
 
 
-def resample(audio: np.ndarray, source_rate: int, target_rate: int) -> np.ndarray:
-    """Polyphase resampling ``(..., time)`` between integer rates (scipy's Kaiser-windowed FIR)."""
-    if source_rate == target_rate:
-        return audio
-    ratio = Fraction(target_rate, source_rate).limit_denominator(1000)
-    return resample_poly(audio, ratio.numerator, ratio.denominator, axis=-1)
-
-
 def load_mono(path: Path, sample_rate: int) -> np.ndarray:
     """Read, validate, mix to mono and resample; raises ``ValueError`` with the reason to skip."""
-    try:
-        data, source_rate = sf.read(str(path), dtype="float32", always_2d=True)
-    except Exception as error:  # soundfile raises several types for corrupt or unsupported files
-        raise ValueError(f"unreadable ({type(error).__name__}: {error})") from None
-    if data.shape[0] == 0:
+    audio, source_rate = read_audio(path, mono=True)            # ValueError "unreadable ..." on a bad file
+    if audio.shape[-1] == 0:
         raise ValueError("empty (no samples)")
-    if not np.isfinite(data).all():
+    if not bool(torch.isfinite(audio).all()):
         raise ValueError("contains NaN or infinite samples")
-    mono = data.mean(axis=1)
-    if np.abs(mono).max() < SILENCE_PEAK:
+    if float(audio.abs().max()) < SILENCE_PEAK:
         raise ValueError(f"silent (peak below {SILENCE_PEAK})")
-    return resample(mono.astype(np.float64), source_rate, sample_rate).astype(np.float32)
+    return resample(audio.to(torch.float64), source_rate, sample_rate).to(torch.float32).numpy()
 
 
 def _save_npy_atomic(path: Path, array: np.ndarray) -> None:
@@ -189,8 +177,9 @@ def prepare(audio_dir: str | Path, out_dir: str | Path, sample_rate: int = 16000
     return manifest
 
 
-def compute_statistics(out: Path, manifest: dict, confidence_threshold: float = 0.5) -> dict:
-    """Loudness mean/std over all frames; f0 percentiles over confident frames."""
+def compute_statistics(out: Path, manifest: dict, confidence_threshold: float = F0_CONFIDENCE_THRESHOLD) -> dict:
+    """Loudness mean/std over all frames; f0 percentiles over confident frames
+    (:func:`~torchddsp.features.confident_frames` at ``confidence_threshold``)."""
     loudness, f0 = [], []
     for entry in manifest["files"].values():
         if entry["status"] != "done":
@@ -199,7 +188,7 @@ def compute_statistics(out: Path, manifest: dict, confidence_threshold: float = 
         pitch = np.load(out / "data" / f"{entry['id']}.f0_hz.npy")
         conf = np.load(out / "data" / f"{entry['id']}.f0_confidence.npy")
         loudness.append(loud)
-        f0.append(pitch[(conf >= confidence_threshold) & (pitch > 0)])
+        f0.append(pitch[confident_frames(pitch, conf, confidence_threshold)])
     if not loudness:
         return {"frames": 0}
     loudness, f0 = np.concatenate(loudness), np.concatenate(f0)

@@ -7,6 +7,7 @@ Frame-rate outputs are ``(..., frames)`` or ``(..., frames, channels)``. f0 and 
 synthesisers' convention); mel features follow :func:`torch.stft`'s framing.
 """
 
+from .confidence import EVALUATION_F0_CONFIDENCE, F0_CONFIDENCE_THRESHOLD, confident_frames
 from .crepe import (CREPE_CENTS, CREPE_FRAME_LENGTH, CREPE_SAMPLE_RATE, CrepeNet, crepe, crepe_decode,
                     crepe_salience, crepe_weights_path, load_crepe)
 from .extract import F0_METHODS, extract_features, harvest
@@ -19,6 +20,7 @@ __all__ = [
     "PitchEstimate", "yin", "difference_function", "cumulative_mean_normalized_difference", "num_frames",
     "CrepeNet", "load_crepe", "crepe_weights_path", "crepe_salience", "crepe_decode", "crepe",
     "CREPE_CENTS", "CREPE_SAMPLE_RATE", "CREPE_FRAME_LENGTH",
+    "F0_CONFIDENCE_THRESHOLD", "EVALUATION_F0_CONFIDENCE", "confident_frames",
     "harvest", "extract_features", "F0_METHODS", "refine_f0",
     "a_weighting", "loudness", "default_loudness_n_fft",
     "mel_spectrogram", "log_mel_spectrogram", "mfcc", "dct_matrix",

@@ -24,8 +24,8 @@ Decoding (paper, eq. 2): around the
 arg-max bin :math:`\hat\imath`, the salience-weighted mean of the cents of bins
 :math:`\hat\imath - 4 \dots \hat\imath + 4`; confidence (periodicity) is :math:`\max_i y_i`.
 
-Framing. Audio at any rate is resampled to 16 kHz (``scipy.signal.resample_poly``; polyphase,
-Kaiser-windowed anti-aliasing). There are ``ceil(time / hop_size)`` frames; frame ``m`` is
+Framing. Audio at any rate is resampled to 16 kHz (:func:`torchddsp.functional.core.resample`;
+polyphase, Kaiser-windowed anti-aliasing). There are ``ceil(time / hop_size)`` frames; frame ``m`` is
 centred at sample ``m * hop_size`` of the input (at 16 kHz: sample ``round(m * hop_size * 16000 /
 sample_rate)``, i.e. within 31 microseconds), zero outside the signal. Frames of digital silence
 get confidence 0.
@@ -40,15 +40,15 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-from fractions import Fraction
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .._checks import check_choice, check_nonnegative_int, check_positive, check_positive_int
+from ..functional.core.resample import resample
+from .confidence import F0_CONFIDENCE_THRESHOLD, check_confidence_threshold
 from .yin import PitchEstimate, check_audio, num_frames
 
 __all__ = ["CrepeNet", "load_crepe", "crepe_weights_path", "crepe_salience", "crepe_decode", "crepe",
@@ -143,15 +143,8 @@ def load_crepe(capacity: str = "full", device: torch.device | str | None = None,
 
 
 def _resample_to_16k(audio: torch.Tensor, sample_rate: float) -> torch.Tensor:
-    """``audio`` ``(batch, time)`` at ``sample_rate`` -> float32 at 16 kHz (polyphase, on the CPU)."""
-    if float(sample_rate) == CREPE_SAMPLE_RATE:
-        return audio.to(torch.float32)
-    ratio = Fraction(CREPE_SAMPLE_RATE) / Fraction(float(sample_rate)).limit_denominator(1000)
-    from scipy.signal import resample_poly
-
-    x = audio.detach().cpu().to(torch.float64).numpy()
-    y = resample_poly(x, ratio.numerator, ratio.denominator, axis=-1)
-    return torch.from_numpy(np.ascontiguousarray(y, dtype=np.float32)).to(audio.device)
+    """``audio`` ``(batch, time)`` at ``sample_rate`` -> float32 at 16 kHz (the library's resampler)."""
+    return resample(audio.detach(), sample_rate, CREPE_SAMPLE_RATE).to(torch.float32)
 
 
 def _padded_16k(audio: torch.Tensor, sample_rate: float, hop_size: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -260,7 +253,7 @@ def crepe_decode(salience: torch.Tensor, fmin: float | None = None, fmax: float 
 
 
 def crepe(audio: torch.Tensor, sample_rate: float, hop_size: int, capacity: str = "full", *,
-          fmin: float | None = None, fmax: float | None = None, voicing_threshold: float = 0.5,
+          fmin: float | None = None, fmax: float | None = None, voicing_threshold: float = F0_CONFIDENCE_THRESHOLD,
           batch_size: int = 256, device: torch.device | str | None = None,
           weights: str | Path | None = None) -> PitchEstimate:
     """CREPE f0 of ``audio`` ``(..., time)`` -> :class:`~torchddsp.features.yin.PitchEstimate` ``(..., frames)``.
@@ -273,9 +266,7 @@ def crepe(audio: torch.Tensor, sample_rate: float, hop_size: int, capacity: str 
     Reference: J. W. Kim, J. Salamon, P. Li, J. P. Bello, "CREPE: A Convolutional Representation
     for Pitch Estimation", ICASSP 2018.
     """
-    if isinstance(voicing_threshold, bool) or not isinstance(voicing_threshold, (int, float)) \
-            or not 0 <= voicing_threshold <= 1:
-        raise ValueError(f"voicing_threshold: expected a number in [0, 1], received {voicing_threshold!r}")
+    voicing_threshold = check_confidence_threshold(voicing_threshold, "voicing_threshold")
     salience, silent = crepe_salience(audio, sample_rate, hop_size, capacity, batch_size=batch_size,
                                       device=device, weights=weights)
     f0, confidence = crepe_decode(salience, fmin, fmax)

@@ -1,7 +1,7 @@
 r"""A-weighted loudness per frame, as used to condition DDSP models (Engel et al. 2020).
 
-Per frame :math:`m` (Hann-windowed, ``n_fft`` samples, centred at sample ``m * hop_size``) with
-spectrum :math:`X_{mk}` at bin frequencies :math:`f_k = k\,sr/n_{fft}`, :math:`k = 0 \dots n_{fft}/2`:
+Per frame :math:`m` (Hann-windowed, ``n_fft`` samples, centred at sample ``m * hop_size``; the
+STFT of :mod:`torchddsp.functional.spectral.stft`, computed in chunks of frames) with spectrum :math:`X_{mk}` at bin frequencies :math:`f_k = k\,sr/n_{fft}`, :math:`k = 0 \dots n_{fft}/2`:
 
 .. math::
     L_m = \frac{1}{K}\sum_{k} \max\!\Big(10\log_{10}\max(|X_{mk}|^2 / s^2, a_{min})
@@ -35,9 +35,11 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 
 from .._checks import check_positive, check_positive_int
-from .yin import centred_frames, check_audio, num_frames
+from ..functional.spectral.stft import STFTConfig, power_spectrum
+from .yin import check_audio, num_frames
 
 _CHUNK_ELEMENTS = 1 << 23          # windowed-frame samples held at once (frames are processed in chunks)
 
@@ -92,18 +94,22 @@ def loudness(audio: torch.Tensor, sample_rate: float, hop_size: int, n_fft: int 
         raise ValueError(f"ref_db: expected a finite number, received {ref_db!r}")
     if audio.numel() == 0:
         return audio.new_zeros(*audio.shape[:-1], num_frames(audio.shape[-1], hop_size))
-    window = torch.hann_window(n_fft, periodic=True, dtype=audio.dtype, device=audio.device)
+    stft = STFTConfig(n_fft, hop_size, window="hann", center=False)  # on the padded signal, chunk by chunk
+    window = stft.window_tensor(audio.dtype, audio.device)
     scale = (0.5 * window.sum()) ** 2 if normalized else None
     freqs = torch.arange(n_fft // 2 + 1, dtype=torch.float64, device=audio.device) * (float(sample_rate) / n_fft)
     weighting = a_weighting(freqs, a_weighting_min_db).to(audio.dtype) - ref_db
-    frames = centred_frames(audio, n_fft, hop_size)                 # a view; windowed chunk by chunk
-    chunk = max(1, _CHUNK_ELEMENTS // (max(1, math.prod(audio.shape[:-1])) * n_fft))
+    lead, time = audio.shape[:-1], audio.shape[-1]
+    frames = num_frames(time, hop_size)
+    left = n_fft // 2                                               # frame m centred at sample m * hop_size
+    padded = F.pad(audio.reshape(-1, time), (left, max(0, (frames - 1) * hop_size + n_fft - left - time)))
+    chunk = max(1, _CHUNK_ELEMENTS // (padded.shape[0] * n_fft))
     parts = []
-    for start in range(0, frames.shape[-2], chunk):
-        spectrum = torch.fft.rfft(frames[..., start:start + chunk, :] * window, dim=-1)
-        power = spectrum.real ** 2 + spectrum.imag ** 2
+    for start in range(0, frames, chunk):
+        stop = min(frames, start + chunk)
+        power = power_spectrum(stft.transform(padded[:, start * hop_size:(stop - 1) * hop_size + n_fft], window))
         if scale is not None:
             power = power / scale
         db = 10.0 * torch.log10(torch.clamp(power, min=amin)) + weighting
         parts.append(torch.clamp(db, min=-float(range_db)).mean(dim=-1))
-    return torch.cat(parts, dim=-1)
+    return torch.cat(parts, dim=-1).reshape(*lead, frames)

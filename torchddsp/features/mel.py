@@ -1,8 +1,9 @@
 r"""Mel spectrogram, log-mel spectrogram and MFCC.
 
 Mel spectrogram (power ``p``, default 2): :math:`M_{mi} = \sum_k W_{ik}\,|X_{mk}|^p`, with the STFT
-:math:`X` of :func:`torch.stft` (periodic Hann window of ``win_length`` centred in ``n_fft``) and the
-triangular filterbank :math:`W` of :func:`torchddsp.functional.mel.mel_filterbank` (Slaney or HTK mel
+:math:`X` of :func:`torchddsp.functional.spectral.stft` (periodic Hann window of ``win_length`` centred in
+``n_fft``; ``torch.stft``'s framing) and the triangular filterbank :math:`W` of
+:func:`torchddsp.functional.spectral.mel_filterbank` (Slaney or HTK mel
 scale; Slaney area normalisation or peak 1).
 
 Log-mel: ``"db"``: :math:`\frac{20}{p}\log_{10}\max(M, a_{min})` (10 log10 of power for
@@ -34,13 +35,13 @@ import math
 import torch
 
 from .._checks import check_choice, check_positive, check_positive_int
-from ..functional.mel import mel_filterbank
+from ..functional.spectral.mel import mel_filterbank
+from ..functional.spectral.stft import STFTConfig, power_spectrum
 from .yin import check_audio
 
 __all__ = ["mel_spectrogram", "log_mel_spectrogram", "mfcc", "dct_matrix"]
 
 _LOGS = ("db", "ln")
-_PAD_MODES = ("constant", "reflect", "replicate", "circular")
 
 
 @functools.lru_cache(maxsize=32)
@@ -72,8 +73,9 @@ def mel_spectrogram(audio: torch.Tensor, sample_rate: float, n_fft: int = 2048, 
     Args:
         audio: real, finite ``(..., time)``; float32/float64, any device; differentiable.
         sample_rate: in Hz (> 0). n_fft, hop_length (default ``n_fft // 4``), win_length (default
-            ``n_fft``), center, pad_mode: as :func:`torch.stft`.
-        n_mels, f_min, f_max, mel_scale, norm: as :func:`torchddsp.functional.mel.mel_filterbank`.
+            ``n_fft``), center, pad_mode: as :func:`torchddsp.functional.spectral.stft` (``pad_mode``:
+            ``"constant"``, ``"reflect"``, ``"replicate"`` or ``"circular"``).
+        n_mels, f_min, f_max, mel_scale, norm: as :func:`torchddsp.functional.spectral.mel_filterbank`.
         power: exponent of the magnitude (> 0; 2 = power, 1 = magnitude).
 
     Equals ``librosa.feature.melspectrogram(y, sr, n_fft, hop_length, win_length, center=center,
@@ -81,30 +83,16 @@ def mel_spectrogram(audio: torch.Tensor, sample_rate: float, n_fft: int = 2048, 
     """
     check_audio(audio)
     check_positive("sample_rate", sample_rate)
-    check_positive_int("n_fft", n_fft)
-    hop_length = n_fft // 4 if hop_length is None else hop_length
-    win_length = n_fft if win_length is None else win_length
-    check_positive_int("hop_length", hop_length)
-    check_positive_int("win_length", win_length)
-    if win_length > n_fft:
-        raise ValueError(f"win_length: expected at most n_fft={n_fft}, received {win_length}")
+    cfg = STFTConfig(n_fft, hop_length, win_length, "hann", center, pad_mode)
     check_positive("power", power)
-    check_choice("pad_mode", pad_mode, _PAD_MODES)
     time = audio.shape[-1]
-    if center and pad_mode != "constant" and time <= n_fft // 2:
-        raise ValueError(f"audio: expected more than n_fft // 2 = {n_fft // 2} samples for pad_mode={pad_mode!r}, "
-                         f"received {time} (use pad_mode='constant')")
-    if not center and time < n_fft:
-        raise ValueError(f"audio: expected at least n_fft = {n_fft} samples with center=False, received {time}")
+    cfg.check_length("audio", time)
     fb = mel_filterbank(sample_rate, n_fft, n_mels, f_min, f_max, mel_scale, norm, dtype=audio.dtype,
                         device=audio.device)
-    window = torch.hann_window(win_length, periodic=True, dtype=audio.dtype, device=audio.device)
     flat = audio.reshape(-1, time)
-    spec = torch.stft(flat, n_fft, hop_length, win_length, window, center=center, pad_mode=pad_mode,
-                      return_complex=True)                              # (batch, freq, frames)
-    mag2 = spec.real ** 2 + spec.imag ** 2
+    mag2 = power_spectrum(cfg.transform(flat, cfg.window_tensor(audio.dtype, audio.device)))  # (batch, frames, freq)
     mag = mag2 if power == 2.0 else (mag2 ** (0.5 * power) if power >= 2.0 else _safe_pow(mag2, 0.5 * power))
-    mel = torch.matmul(mag.transpose(-1, -2), fb.transpose(0, 1))   # (batch, frames, n_mels)
+    mel = torch.matmul(mag, fb.transpose(0, 1))                     # (batch, frames, n_mels)
     return mel.reshape(*audio.shape[:-1], mel.shape[-2], n_mels)
 
 

@@ -64,16 +64,6 @@ def num_frames(time: int, hop_size: int) -> int:
     return -(-int(time) // int(hop_size))
 
 
-def centred_frames(x: torch.Tensor, frame_length: int, hop_size: int) -> torch.Tensor:
-    """Frames ``(..., ceil(time / hop_size), frame_length)`` of ``x`` ``(..., time)``, frame ``m``
-    covering samples ``m * hop_size - frame_length // 2 + [0, frame_length)`` (zeros outside)."""
-    time = x.shape[-1]
-    frames = num_frames(time, hop_size)
-    left = frame_length // 2
-    right = max(0, (frames - 1) * hop_size + frame_length - left - time)
-    return F.pad(x, (left, right)).unfold(-1, frame_length, hop_size)[..., :frames, :]
-
-
 def check_audio(audio) -> torch.Tensor:
     """``audio`` must be a real floating tensor ``(..., time)`` with finite samples."""
     check_tensor("audio", audio, min_dim=1)

@@ -19,12 +19,14 @@ from .reverb import convolution_reverb, exponential_decay_ir
 from .scaling import (amplitude_to_db, db_to_amplitude, exp_sigmoid, hz_to_midi, midi_to_hz, normalize_distribution,
                       unit_to_hz)
 from .sinusoidal import oscillator_bank
+from .spectral import istft, mel_filterbank, stft, stft_magnitude
+from .core import get_window, resample
 from .upsample import upsample
 
 __all__ = [
     "accumulate_phase", "allpole", "amplitude_to_db", "cola_constant", "complex_cepstrum_ir", "convolution_reverb",
     "damped_sinusoid_bank", "db_to_amplitude", "exp_sigmoid", "exponential_decay_ir", "fft_convolve", "frame",
-    "frequency_filter", "freqz", "harmonic_bank", "harmonic_oscillator", "hz_to_midi", "levinson_durbin", "lfilter", "lpc",
+    "frequency_filter", "freqz", "get_window", "istft", "mel_filterbank", "resample", "stft", "stft_magnitude", "harmonic_bank", "harmonic_oscillator", "hz_to_midi", "levinson_durbin", "lfilter", "lpc",
     "lpc_synthesis", "midi_to_hz",
     "normalize_distribution", "oscillator_bank", "overlap_add", "sawtooth_square", "sinc_highpass", "sinc_lowpass", "sosfilt", "sosfreqz",
     "time_varying_fir", "unit_to_hz", "upsample", "white_noise", "window_design_ir",

@@ -6,11 +6,11 @@ dimensions and reduced with ``reduction="mean" | "sum" | "none"``. See ``docs/lo
 """
 
 from .loudness import LoudnessL1Loss, loudness_l1_loss
-from .mel import MelMultiResolutionSTFTLoss, hz_to_mel, mel_filterbank, mel_multi_resolution_stft_loss, mel_to_hz
+from .mel import MelMultiResolutionSTFTLoss, mel_multi_resolution_stft_loss
 from .multi_resolution import MultiResolutionSTFTLoss, multi_resolution_stft_loss
+from ..functional.spectral.stft import stft_magnitude
 from .spectral import (LinearMagnitudeDistance, LogMagnitudeDistance, SpectralConvergence, STFTLoss, STFTMagnitude,
-                       linear_magnitude_distance, log_magnitude_distance, spectral_convergence, stft_loss,
-                       stft_magnitude)
+                       linear_magnitude_distance, log_magnitude_distance, spectral_convergence, stft_loss)
 from .waveform import WaveformL1Loss, WaveformL2Loss, waveform_l1_loss, waveform_l2_loss
 
 __all__ = [
@@ -21,5 +21,5 @@ __all__ = [
     "stft_loss", "STFTLoss",
     "multi_resolution_stft_loss", "MultiResolutionSTFTLoss",
     "loudness_l1_loss", "LoudnessL1Loss",
-    "hz_to_mel", "mel_to_hz", "mel_filterbank", "mel_multi_resolution_stft_loss", "MelMultiResolutionSTFTLoss",
+    "mel_multi_resolution_stft_loss", "MelMultiResolutionSTFTLoss",
 ]

@@ -1,7 +1,6 @@
-r"""The mel-scaled multi-resolution STFT loss (the filterbank lives in ``torchddsp.functional.mel``).
+r"""The mel-scaled multi-resolution STFT loss.
 
-
-The mel scales and the filterbank :math:`W` are defined in :mod:`torchddsp.functional.mel`.
+The mel scales and the filterbank :math:`W` are defined in :mod:`torchddsp.functional.spectral.mel`.
 
 Loss. :func:`mel_multi_resolution_stft_loss` applies the terms of
 :mod:`torchddsp.losses.spectral` to mel magnitudes :math:`W X` (mel filterbank applied to the
@@ -16,12 +15,12 @@ from typing import Sequence
 import torch
 
 from .._checks import check_choice, check_tensor
-from ..functional.mel import _check_mel_args, _filterbank_cached, _filterbank_f64, hz_to_mel, mel_filterbank, mel_to_hz
+from ..functional.spectral.mel import mel_filterbank
+from ..functional.spectral.stft import WindowSpec
 from .multi_resolution import _multi_resolution, _resolution_configs, _RESOLUTION_REDUCTIONS
-from .spectral import WindowSpec, _check_common, _check_weights
+from .spectral import _check_common, _check_weights
 
-__all__ = ["hz_to_mel", "mel_to_hz", "mel_filterbank", "mel_multi_resolution_stft_loss",
-           "MelMultiResolutionSTFTLoss"]
+__all__ = ["mel_multi_resolution_stft_loss", "MelMultiResolutionSTFTLoss"]
 
 def _n_mels_list(n_mels, n_ffts) -> list[int]:
     if n_mels is None:
@@ -41,12 +40,9 @@ def _mel_setup(sample_rate, n_ffts, hop_lengths, win_lengths, n_mels, f_min, f_m
                center, pad_mode):
     cfgs = _resolution_configs(n_ffts, hop_lengths, win_lengths, window, center, pad_mode)
     mels = _n_mels_list(n_mels, [c.n_fft for c in cfgs])
-    keys = []
-    for cfg, m in zip(cfgs, mels):
-        sr, lo, hi = _check_mel_args(sample_rate, cfg.n_fft, m, f_min, f_max, mel_scale, norm)
-        _filterbank_f64(sr, cfg.n_fft, m, lo, hi, mel_scale, norm)        # raises on empty filters
-        keys.append((sr, cfg.n_fft, m, lo, hi, mel_scale, norm))
-    return cfgs, keys
+    filterbanks = [mel_filterbank(sample_rate, cfg.n_fft, m, f_min, f_max, mel_scale, norm, dtype=torch.float64)
+                   for cfg, m in zip(cfgs, mels)]                  # validates; raises on empty filters
+    return cfgs, filterbanks
 
 
 def mel_multi_resolution_stft_loss(input: torch.Tensor, target: torch.Tensor, sample_rate: float,
@@ -77,7 +73,7 @@ def mel_multi_resolution_stft_loss(input: torch.Tensor, target: torch.Tensor, sa
         sample_rate: of the signals, in Hz (required; nothing assumes 16 kHz).
         n_mels: filters per resolution: an int for all, one per FFT size, or ``None`` for
             ``min(128, n_fft // 8)``.
-        f_min, f_max, mel_scale, norm: as :func:`mel_filterbank` (defaults: 0, Nyquist, Slaney, Slaney).
+        f_min, f_max, mel_scale, norm: as :func:`~torchddsp.functional.spectral.mel_filterbank` (defaults: 0, Nyquist, Slaney, Slaney).
 
     Matches ``auraloss.freq.MultiResolutionSTFTLoss(..., scale="mel", n_bins=n_mels,
     sample_rate=sr)`` with ``sc_pooling="batch"`` (auraloss builds its filterbank with librosa's
@@ -86,11 +82,11 @@ def mel_multi_resolution_stft_loss(input: torch.Tensor, target: torch.Tensor, sa
     weights = _check_weights(w_sc, w_log_mag, w_lin_mag)
     eps, log_eps = _check_common(reduction, sc_pooling, implementation, w_sc, eps, log_eps)
     check_choice("resolution_reduction", resolution_reduction, _RESOLUTION_REDUCTIONS)
-    cfgs, keys = _mel_setup(sample_rate, n_ffts, hop_lengths, win_lengths, n_mels, f_min, f_max, mel_scale, norm,
+    cfgs, filterbanks = _mel_setup(sample_rate, n_ffts, hop_lengths, win_lengths, n_mels, f_min, f_max, mel_scale, norm,
                             window, center, pad_mode)
     check_tensor("input", input, min_dim=1)
     dtype = torch.promote_types(input.dtype, target.dtype) if isinstance(target, torch.Tensor) else input.dtype
-    fbs = [_filterbank_cached(*k, dtype, input.device) for k in keys]
+    fbs = [fb.to(dtype=dtype, device=input.device) for fb in filterbanks]
     return _multi_resolution(input, target, cfgs, fbs, weights, eps, log_eps, reduction, sc_pooling,
                              resolution_reduction, implementation)
 

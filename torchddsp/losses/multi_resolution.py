@@ -23,8 +23,8 @@ from typing import Sequence
 import torch
 
 from .._checks import check_choice
-from .spectral import (WindowSpec, _check_common, _check_signal_pair, _check_weights, _finish,
-                       _spectral_loss_per_resolution, _StftConfig)
+from ..functional.spectral.stft import STFTConfig, WindowSpec
+from .spectral import _check_common, _check_signal_pair, _check_weights, _finish, _spectral_loss_per_resolution
 
 __all__ = ["multi_resolution_stft_loss", "MultiResolutionSTFTLoss"]
 
@@ -43,13 +43,13 @@ def _as_int_list(name: str, values, n: int | None) -> list:
     return values
 
 
-def _resolution_configs(n_ffts, hop_lengths, win_lengths, window, center, pad_mode) -> list[_StftConfig]:
+def _resolution_configs(n_ffts, hop_lengths, win_lengths, window, center, pad_mode) -> list[STFTConfig]:
     n_ffts = _as_int_list("n_ffts", n_ffts, None)
     if not n_ffts:
         raise ValueError("n_ffts: expected at least one FFT size, received an empty sequence")
     hops = [None] * len(n_ffts) if hop_lengths is None else _as_int_list("hop_lengths", hop_lengths, len(n_ffts))
     wins = [None] * len(n_ffts) if win_lengths is None else _as_int_list("win_lengths", win_lengths, len(n_ffts))
-    return [_StftConfig(n, h, w, window, center, pad_mode) for n, h, w in zip(n_ffts, hops, wins)]
+    return [STFTConfig(n, h, w, window, center, pad_mode) for n, h, w in zip(n_ffts, hops, wins)]
 
 
 def _multi_resolution(input, target, cfgs, filterbanks, weights, eps, log_eps, reduction, sc_pooling,
@@ -92,7 +92,7 @@ def multi_resolution_stft_loss(input: torch.Tensor, target: torch.Tensor,
         reduction: ``"mean"`` | ``"sum"`` over items, or ``"none"`` for per-item losses ``(...)``.
         sc_pooling: ``"item"`` or ``"batch"`` (auraloss / Parallel WaveGAN batch ratio).
         resolution_reduction: ``"mean"`` (Yamamoto et al. 2020, auraloss) or ``"sum"`` (magenta DDSP).
-        implementation: ``"fused"`` (analytic backward) or ``"autograd"`` (torch.stft + autograd).
+        implementation: ``"fused"`` (analytic backward) or ``"autograd"`` (the STFT and autograd).
 
     Returns:
         A scalar, or ``(...)`` per-item losses with ``reduction="none"``.

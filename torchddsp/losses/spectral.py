@@ -29,8 +29,9 @@ Terms (each per item, then reduced over items):
 w_{lin}\mathcal L_{lin}`, as in Parallel WaveGAN (Yamamoto et al. 2020) and DDSP (Engel et al.
 2020). Its default ``implementation="fused"`` computes all terms from one pass over the STFTs and
 has an analytic backward (inverse real FFT, overlap-add, padding adjoint) that is several times
-cheaper than back-propagating through ``torch.stft``; ``implementation="autograd"`` computes the
-same values with ``torch.stft`` and autograd (use it for second-order gradients).
+cheaper than back-propagating through the framing; ``implementation="autograd"`` computes the
+same values with :func:`torchddsp.functional.spectral.stft` and autograd (use it for second-order gradients).
+The STFT itself, and :func:`stft_magnitude`, live in :mod:`torchddsp.functional.spectral.stft`.
 
 Reductions: ``"none"`` returns one loss per item (the broadcast leading shape), ``"mean"`` and
 ``"sum"`` reduce those over items. With ``sc_pooling="batch"`` the spectral convergence instead
@@ -41,42 +42,23 @@ and ``reduction="none"`` is refused.
 
 from __future__ import annotations
 
-import functools
-from typing import Callable, Union
-
 import torch
-import torch.nn.functional as F
 
-from .._checks import check_choice, check_nonnegative, check_positive_int, check_tensor
+from .._checks import check_choice, check_nonnegative, check_tensor
+from ..functional.spectral.stft import STFTConfig, WindowSpec, check_eps, power_spectrum, stft_magnitude
 
-WindowSpec = Union[str, torch.Tensor, Callable[..., torch.Tensor]]
-
-_WINDOW_FACTORIES = {
-    "hann": torch.hann_window,
-    "hamming": torch.hamming_window,
-    "blackman": torch.blackman_window,
-    "bartlett": torch.bartlett_window,
-    "rectangular": lambda n, dtype=None, device=None: torch.ones(n, dtype=dtype, device=device),
-}
 _REDUCTIONS = ("none", "mean", "sum")
-_PAD_MODES = ("reflect", "constant")
 _IMPLEMENTATIONS = ("fused", "autograd")
 _SC_POOLINGS = ("item", "batch")
 
 __all__ = [
-    "stft_magnitude", "spectral_convergence", "log_magnitude_distance", "linear_magnitude_distance",
+    "spectral_convergence", "log_magnitude_distance", "linear_magnitude_distance",
     "stft_loss", "STFTMagnitude", "SpectralConvergence", "LogMagnitudeDistance",
     "LinearMagnitudeDistance", "STFTLoss",
 ]
 
 
 # ----------------------------------------------------------------------------- argument checks
-
-def _check_eps(value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
-        raise ValueError(f"eps: expected a finite number > 0 (floor on the power spectrum), received {value!r}")
-    return float(value)
-
 
 def _check_weights(w_sc, w_log_mag, w_lin_mag) -> tuple[float, float, float]:
     weights = (check_nonnegative("w_sc", w_sc), check_nonnegative("w_log_mag", w_log_mag),
@@ -124,206 +106,6 @@ def _check_magnitude_pair(input_mag, target_mag) -> None:
     except RuntimeError:
         raise ValueError(f"input_mag and target_mag: expected broadcastable leading shapes, received "
                          f"{tuple(input_mag.shape)} and {tuple(target_mag.shape)}") from None
-
-
-class _StftConfig:
-    """Resolved, validated STFT arguments (torch.stft names and defaults except the window)."""
-
-    __slots__ = ("n_fft", "hop_length", "win_length", "window", "center", "pad_mode")
-
-    def __init__(self, n_fft, hop_length, win_length, window, center, pad_mode):
-        self.n_fft = check_positive_int("n_fft", n_fft)
-        self.hop_length = n_fft // 4 if hop_length is None else check_positive_int("hop_length", hop_length)
-        if self.hop_length < 1:
-            raise ValueError(f"hop_length: expected an integer >= 1, received the default n_fft // 4 = "
-                             f"{self.hop_length} for n_fft={n_fft}; pass hop_length explicitly")
-        self.win_length = n_fft if win_length is None else check_positive_int("win_length", win_length)
-        if self.win_length > n_fft:
-            raise ValueError(f"win_length: expected at most n_fft={n_fft}, received {self.win_length}")
-        if isinstance(window, torch.Tensor):
-            if window.dim() != 1 or window.shape[0] != self.win_length:
-                raise ValueError(f"window: expected a 1-D tensor of win_length={self.win_length} samples, "
-                                 f"received shape {tuple(window.shape)}")
-            if window.is_complex() or not window.is_floating_point():
-                raise ValueError(f"window: expected a real floating-point tensor, received dtype {window.dtype}")
-        elif isinstance(window, str):
-            check_choice("window", window, _WINDOW_FACTORIES)
-        elif not callable(window):
-            raise ValueError(f"window: expected a name in {sorted(_WINDOW_FACTORIES)}, a tensor or a callable, "
-                             f"received {type(window).__name__}")
-        self.window = window
-        if not isinstance(center, bool):
-            raise ValueError(f"center: expected a bool, received {center!r}")
-        self.center = center
-        check_choice("pad_mode", pad_mode, _PAD_MODES)
-        self.pad_mode = pad_mode
-
-    def check_length(self, name: str, time: int) -> None:
-        if self.center and self.pad_mode == "reflect":
-            if time <= self.n_fft // 2:
-                raise ValueError(f"{name}: expected more than n_fft // 2 = {self.n_fft // 2} samples for a "
-                                 f"centred STFT with reflect padding (n_fft={self.n_fft}), received {time}; "
-                                 f"use a smaller n_fft or pad_mode='constant'")
-        elif not self.center and time < self.n_fft:
-            raise ValueError(f"{name}: expected at least n_fft={self.n_fft} samples with center=False, "
-                             f"received {time}")
-
-    def full_window(self, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-        """The analysis window zero-padded (centred) to ``n_fft`` samples, as torch.stft does."""
-        if isinstance(self.window, str):
-            return _cached_window(self.window, self.win_length, self.n_fft, dtype, torch.device(device))
-        if isinstance(self.window, torch.Tensor):
-            w = self.window.to(dtype=dtype, device=device)
-        else:
-            w = torch.as_tensor(self.window(self.win_length), dtype=dtype, device=device)
-            if w.shape != (self.win_length,):
-                raise ValueError(f"window: expected the callable to return {self.win_length} samples, "
-                                 f"received shape {tuple(w.shape)}")
-        left = (self.n_fft - self.win_length) // 2
-        return F.pad(w, (left, self.n_fft - self.win_length - left))
-
-    def frames(self, time: int) -> int:
-        padded = time + 2 * (self.n_fft // 2) if self.center else time
-        return 1 + (padded - self.n_fft) // self.hop_length
-
-
-@functools.lru_cache(maxsize=128)
-def _cached_window(name: str, win_length: int, n_fft: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    # Periodic windows (torch's default, as for torch.stft), cached per (size, dtype, device).
-    w = _WINDOW_FACTORIES[name](win_length, dtype=dtype, device=device)
-    left = (n_fft - win_length) // 2
-    return F.pad(w, (left, n_fft - win_length - left))
-
-
-# ----------------------------------------------------------------------------- STFT kernels
-
-def _spectrum(s: torch.Tensor, cfg: _StftConfig, window: torch.Tensor) -> torch.Tensor:
-    """One-sided STFT of ``s`` ``(B, time)`` laid out ``(B, frames, freq)`` (torch.stft's transpose)."""
-    if cfg.center:
-        h = cfg.n_fft // 2
-        if cfg.pad_mode == "reflect":
-            s = F.pad(s.unsqueeze(1), (h, h), mode="reflect").squeeze(1)
-        else:
-            s = F.pad(s, (h, h))
-    frames = s.unfold(-1, cfg.n_fft, cfg.hop_length)
-    return torch.fft.rfft(frames * window, dim=-1)
-
-
-def _power(z: torch.Tensor) -> torch.Tensor:
-    """``Re(z)^2 + Im(z)^2`` in two passes (cheaper than complex abs or a reduction over (re, im))."""
-    r = torch.view_as_real(z)
-    re, im = r[..., 0], r[..., 1]
-    return torch.addcmul(re * re, im, im)
-
-
-def _bin_weights(n_fft: int, dtype, device) -> torch.Tensor:
-    """Scale per rfft bin so that ``irfft(norm="forward")`` applies the adjoint of ``rfft``.
-
-    irfft counts every bin except DC (and Nyquist for even n_fft) twice.
-    """
-    k = n_fft // 2 + 1
-    w = torch.full((k,), 0.5, dtype=dtype, device=device)
-    w[0] = 1.0
-    if n_fft % 2 == 0:
-        w[-1] = 1.0
-    return w
-
-
-def _spectrum_adjoint(grad_spec: torch.Tensor, cfg: _StftConfig, window: torch.Tensor, time: int) -> torch.Tensor:
-    """Gradient w.r.t. the signal given ``dL/dRe + i dL/dIm`` of its spectrum ``(B, frames, freq)``.
-
-    Adjoint of :func:`_spectrum`: real inverse FFT (with halved non-edge bins), windowing,
-    overlap-add of the frames, then the adjoint of the centre padding.
-    """
-    n, hop = cfg.n_fft, cfg.hop_length
-    g = torch.fft.irfft(grad_spec, n, dim=-1, norm="forward")
-    g.mul_(window)
-    b, n_frames, _ = g.shape
-    covered = (n_frames - 1) * hop + n
-    if n % hop == 0 and n // hop <= 64:
-        r = n // hop
-        out = g.new_zeros(b, n_frames + r - 1, hop)
-        gv = g.view(b, n_frames, r, hop)
-        for j in range(r):  # r shifted additions of whole hop-sized slices
-            out[:, j:j + n_frames].add_(gv[:, :, j])
-        out = out.view(b, covered)
-    else:
-        out = F.fold(g.transpose(1, 2), output_size=(1, covered), kernel_size=(1, n),
-                     stride=(1, hop)).view(b, covered)
-    padded_len = time + 2 * (n // 2) if cfg.center else time
-    if covered < padded_len:
-        out = F.pad(out, (0, padded_len - covered))
-    if not cfg.center:
-        return out
-    h = n // 2
-    gx = out[:, h:h + time].clone()
-    if cfg.pad_mode == "reflect" and h > 0:
-        # left pad holds x[h], ..., x[1]; right pad holds x[T-2], ..., x[T-1-h]
-        gx[:, 1:h + 1].add_(out[:, :h].flip(-1))
-        gx[:, time - 1 - h:time - 1].add_(out[:, h + time:].flip(-1))
-    return gx
-
-
-# ----------------------------------------------------------------------------- magnitude
-
-class _STFTMagnitudeFn(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x, window, cfg, eps):
-        z = _spectrum(x, cfg, window)
-        p = _power(z)
-        if ctx.needs_input_grad[0]:
-            mask = p >= eps
-        mag = p.clamp_min_(eps).sqrt_()
-        if ctx.needs_input_grad[0]:
-            ctx.save_for_backward(z, mag, mask, window)
-            ctx.cfg, ctx.time = cfg, x.shape[-1]
-        return mag
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx, grad):
-        z, mag, mask, window = ctx.saved_tensors
-        cfg = ctx.cfg
-        coef = (grad / mag).mul_(mask).mul_(_bin_weights(cfg.n_fft, mag.dtype, mag.device))
-        return _spectrum_adjoint(z * coef, cfg, window, ctx.time), None, None, None
-
-
-def stft_magnitude(x: torch.Tensor, n_fft: int, hop_length: int | None = None, win_length: int | None = None,
-                   window: WindowSpec = "hann", *, center: bool = True, pad_mode: str = "reflect",
-                   eps: float = 1e-8) -> torch.Tensor:
-    r"""Magnitude spectrogram with a safe gradient: :math:`\sqrt{\max(|\mathrm{STFT}(x)|^2, \epsilon)}`.
-
-    Same framing as ``torch.stft(x, n_fft, hop_length, win_length, window, center, pad_mode,
-    onesided=True, normalized=False)``: frame :math:`m` starts at :math:`m H` of the (centre-padded)
-    signal, the window is zero-padded to ``n_fft`` around its centre.
-
-    Args:
-        x: signal ``(..., time)``, float32 or float64, any device. With ``center=True`` and
-            ``pad_mode="reflect"`` it needs more than ``n_fft // 2`` samples; with ``center=False``
-            at least ``n_fft``.
-        n_fft: FFT size >= 1. ``hop_length`` defaults to ``n_fft // 4``, ``win_length`` to ``n_fft``
-            (at most ``n_fft``).
-        window: ``"hann"`` (default, periodic), ``"hamming"``, ``"blackman"``, ``"bartlett"``,
-            ``"rectangular"``, a tensor of ``win_length`` samples, or a callable ``f(win_length)``.
-        pad_mode: ``"reflect"`` or ``"constant"`` (zeros), used when ``center=True``.
-        eps: floor (> 0) on the power spectrum; the gradient is zero below it, never NaN.
-
-    Returns:
-        ``(..., n_fft // 2 + 1, frames)`` magnitudes, ``frames = 1 + (time + 2 (n_fft // 2) - n_fft)
-        // hop_length`` when centred.
-
-    The backward is analytic (inverse real FFT and overlap-add), not autograd through ``torch.stft``.
-    """
-    check_tensor("x", x, min_dim=1)
-    if x.is_complex():
-        raise ValueError(f"x: expected a real floating-point tensor, received dtype {x.dtype}")
-    cfg = _StftConfig(n_fft, hop_length, win_length, window, center, pad_mode)
-    eps = _check_eps(eps)
-    cfg.check_length("x", x.shape[-1])
-    lead, time = x.shape[:-1], x.shape[-1]
-    window_t = cfg.full_window(x.dtype, x.device)
-    mag = _STFTMagnitudeFn.apply(x.reshape(-1, time), window_t, cfg, eps)
-    return mag.transpose(-1, -2).reshape(*lead, mag.shape[-1], mag.shape[-2])
 
 
 # ----------------------------------------------------------------------------- terms on magnitudes
@@ -410,9 +192,9 @@ class _SpectralStatsFn(torch.autograd.Function):
     def forward(ctx, x, y, window, fb, cfg, eps, log_eps, need):
         need_sc, need_lin, need_log = need
         grad_x, grad_y = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
-        zx = _spectrum(x, cfg, window)
-        zy = _spectrum(y, cfg, window)
-        px, py = _power(zx), _power(zy)
+        zx = cfg.transform(x, window)
+        zy = cfg.transform(y, window)
+        px, py = power_spectrum(zx), power_spectrum(zy)
         mask_x = px >= eps if grad_x else None
         mask_y = py >= eps if grad_y else None
         mx = px.clamp_min_(eps).sqrt_()
@@ -450,7 +232,6 @@ class _SpectralStatsFn(torch.autograd.Function):
         if fb is None:
             ax, ay = mx, my                                # None where that side needs no gradient
         g = grad.to(window.dtype)[:, :, None, None]      # (B, 4, 1, 1)
-        bins = _bin_weights(cfg.n_fft, window.dtype, window.device)
 
         # dL/d(ax) = common + log_x ; dL/d(ay) = -common - log_y (+ 2 g_den ay)
         common = None
@@ -463,8 +244,8 @@ class _SpectralStatsFn(torch.autograd.Function):
 
         def to_signal(grad_a, mag, mask, z):
             grad_m = torch.matmul(grad_a, fb) if fb is not None else grad_a
-            coef = grad_m.div_(mag).mul_(mask).mul_(bins)
-            return _spectrum_adjoint(z * coef, cfg, window, ctx.time)
+            coef = grad_m.div_(mag).mul_(mask)
+            return cfg.adjoint(z * coef, window, ctx.time)
 
         gx = gy = None
         if ctx.needs_input_grad[0]:
@@ -486,13 +267,11 @@ class _SpectralStatsFn(torch.autograd.Function):
 
 
 def _stats_autograd(x, y, window, fb, cfg, eps, log_eps, need):
-    """Reference path for :class:`_SpectralStatsFn`: torch.stft and autograd (supports double backward)."""
+    """Reference path for :class:`_SpectralStatsFn`: the STFT and autograd (supports double backward)."""
     need_sc, need_lin, need_log = need
 
     def mag(s):
-        z = torch.stft(s, cfg.n_fft, cfg.hop_length, cfg.n_fft, window, center=cfg.center,
-                       pad_mode=cfg.pad_mode, normalized=False, onesided=True, return_complex=True)
-        r = torch.view_as_real(z.transpose(-1, -2))
+        r = torch.view_as_real(cfg.transform(s, window))
         m = (r[..., 0].square() + r[..., 1].square()).clamp_min(eps).sqrt()
         return torch.matmul(m, fb.t()) if fb is not None else m
 
@@ -506,16 +285,16 @@ def _stats_autograd(x, y, window, fb, cfg, eps, log_eps, need):
     return torch.stack(cols, dim=-1)
 
 
-def _spectral_loss_per_resolution(x, y, cfg: _StftConfig, fb, weights, eps, log_eps, implementation):
+def _spectral_loss_per_resolution(x, y, cfg: STFTConfig, fb, weights, eps, log_eps, implementation):
     """Per-item ``(B,)`` losses and pooled SC pieces for one resolution (inputs already flattened)."""
     w_sc, w_log, w_lin = weights
     need = (w_sc > 0, w_lin > 0, w_log > 0)
-    window = cfg.full_window(x.dtype, x.device)
+    window = cfg.window_tensor(x.dtype, x.device)
     if fb is not None:
         fb = fb.to(dtype=x.dtype, device=x.device)
     kernel = _SpectralStatsFn.apply if implementation == "fused" else _stats_autograd
     stats = kernel(x, y, window, fb, cfg, eps, log_eps, need)
-    n_bins = cfg.frames(x.shape[-1]) * (fb.shape[0] if fb is not None else cfg.n_fft // 2 + 1)
+    n_bins = cfg.num_frames(x.shape[-1]) * (fb.shape[0] if fb is not None else cfg.n_fft // 2 + 1)
     per_item = x.new_zeros(x.shape[0])
     if w_lin:
         per_item = per_item + w_lin / n_bins * stats[:, _LIN]
@@ -544,7 +323,7 @@ def _check_common(reduction, sc_pooling, implementation, w_sc, eps, log_eps):
     if sc_pooling == "batch" and reduction == "none" and w_sc:
         raise ValueError("reduction: expected 'mean' or 'sum' with sc_pooling='batch' (the pooled spectral "
                          "convergence is one number for the whole batch), received 'none'")
-    return _check_eps(eps), check_nonnegative("log_eps", log_eps)
+    return check_eps(eps), check_nonnegative("log_eps", log_eps)
 
 
 def stft_loss(input: torch.Tensor, target: torch.Tensor, n_fft: int = 1024, hop_length: int | None = None,
@@ -569,14 +348,14 @@ def stft_loss(input: torch.Tensor, target: torch.Tensor, n_fft: int = 1024, hop_
         reduction: ``"mean"`` (default) | ``"sum"`` over items, or ``"none"`` (shape ``(...)``).
         sc_pooling: ``"item"`` (default, per-item ratio) or ``"batch"`` (ratio of norms over the
             whole batch, as auraloss).
-        implementation: ``"fused"`` (analytic backward, fast) or ``"autograd"`` (torch.stft,
+        implementation: ``"fused"`` (analytic backward, fast) or ``"autograd"`` (the STFT and autograd,
             supports double backward).
 
     Safe on silence: an all-zero input and/or target gives a finite value and gradient.
     """
     weights = _check_weights(w_sc, w_log_mag, w_lin_mag)
     eps, log_eps = _check_common(reduction, sc_pooling, implementation, w_sc, eps, log_eps)
-    cfg = _StftConfig(n_fft, hop_length, win_length, window, center, pad_mode)
+    cfg = STFTConfig(n_fft, hop_length, win_length, window, center, pad_mode)
     x, y, lead = _check_signal_pair(input, target)
     cfg.check_length("input", x.shape[-1])
     per_item, num, den = _spectral_loss_per_resolution(x, y, cfg, None, weights, eps, log_eps, implementation)
@@ -592,8 +371,8 @@ class STFTMagnitude(torch.nn.Module):
                  window: WindowSpec = "hann", *, center: bool = True, pad_mode: str = "reflect",
                  eps: float = 1e-8):
         super().__init__()
-        _StftConfig(n_fft, hop_length, win_length, window, center, pad_mode)   # validate early
-        _check_eps(eps)
+        STFTConfig(n_fft, hop_length, win_length, window, center, pad_mode)   # validate early
+        check_eps(eps)
         self.kwargs = dict(n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window,
                            center=center, pad_mode=pad_mode, eps=eps)
 
@@ -649,7 +428,7 @@ class STFTLoss(torch.nn.Module):
         super().__init__()
         _check_weights(w_sc, w_log_mag, w_lin_mag)
         _check_common(reduction, sc_pooling, implementation, w_sc, eps, log_eps)
-        _StftConfig(n_fft, hop_length, win_length, window, center, pad_mode)
+        STFTConfig(n_fft, hop_length, win_length, window, center, pad_mode)
         self.kwargs = dict(n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window,
                            w_sc=w_sc, w_log_mag=w_log_mag, w_lin_mag=w_lin_mag, eps=eps, log_eps=log_eps,
                            center=center, pad_mode=pad_mode, reduction=reduction, sc_pooling=sc_pooling,

@@ -31,8 +31,8 @@ from __future__ import annotations
 import torch
 
 from ..._checks import check_nonnegative_int, check_positive, check_positive_int, check_tensor
-from ..mel import mel_filterbank as _mel_filterbank
-from ..mel import mel_filterbank_pinv
+from ..spectral.mel import mel_filterbank as _mel_filterbank
+from ..spectral.mel import mel_filterbank_pinv
 from .levinson import levinson_durbin
 
 def mel_filterbank(sample_rate: float, n_fft: int, n_mels: int, f_min: float = 0.0, f_max: float | None = None,

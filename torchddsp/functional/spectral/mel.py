@@ -30,7 +30,7 @@ import math
 
 import torch
 
-from .._checks import check_choice, check_positive, check_positive_int, check_tensor
+from ..._checks import check_choice, check_positive, check_positive_int, check_tensor
 
 __all__ = ["hz_to_mel", "mel_to_hz", "mel_filterbank", "mel_filterbank_pinv"]
 
