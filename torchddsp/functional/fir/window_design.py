@@ -37,11 +37,9 @@ import math
 
 import torch
 
-from ..._checks import check_choice, check_positive_int, check_tensor
+from ..._checks import check_positive_int, check_tensor
+from ..core.windows import get_window
 from .time_varying import block_fft_size, block_filter
-
-WINDOWS = ("hann", "hamming", "blackman", "boxcar")
-
 
 def _check_magnitudes(magnitudes: torch.Tensor) -> int:
     check_tensor("magnitudes", magnitudes, min_dim=2)
@@ -68,8 +66,10 @@ def _window_size(window_size, n_bands: int) -> int:
 def design_window(window, window_size: int, *, dtype=None, device=None) -> torch.Tensor:
     """The window ``(window_size,)`` applied by the window design, symmetric about ``window_size // 2``.
 
-    ``window`` is a name from ``WINDOWS`` or a tensor of ``window_size`` samples that is already
-    symmetric about ``window_size // 2`` (and, for an even size, starts with 0).
+    ``window`` is a name of :func:`torchddsp.functional.core.windows.get_window` (scipy's names:
+    ``"hann"``, ``"hamming"``, ``"blackman"``, ``"bartlett"``, ``"boxcar"`` and their aliases) or a
+    tensor of ``window_size`` samples that is already symmetric about ``window_size // 2`` (and,
+    for an even size, starts with 0).
     """
     check_positive_int("window_size", window_size)
     centre = window_size // 2
@@ -85,17 +85,7 @@ def design_window(window, window_size: int, *, dtype=None, device=None) -> torch
             raise ValueError(f"window: expected a window symmetric about sample {centre} (and starting with 0 "
                              f"for an even size), received an asymmetric one")
         return w
-    check_choice("window", window, WINDOWS)
-    length = 2 * centre + 1
-    kw = dict(periodic=False, dtype=torch.float64)
-    if window == "hann":
-        w = torch.hann_window(length, **kw)
-    elif window == "hamming":
-        w = torch.hamming_window(length, **kw)
-    elif window == "blackman":
-        w = torch.blackman_window(length, **kw)
-    else:
-        w = torch.ones(length, dtype=torch.float64)
+    w = get_window(window, 2 * centre + 1, fftbins=False, dtype=torch.float64)
     w = w[:window_size].clone()
     if window_size % 2 == 0:
         w[0] = 0.0
@@ -149,7 +139,8 @@ def _response_matrix(magnitudes: torch.Tensor, n_bands: int, n_fft: int, size: i
         w = design_window(window, size, dtype=torch.promote_types(window.dtype, magnitudes.dtype),
                           device=magnitudes.device)
         return _response_matrix_from_window(w, n_bands, n_fft).to(magnitudes.dtype)
-    check_choice("window", window, WINDOWS)
+    if not isinstance(window, str):
+        raise ValueError(f"window: expected a window name or a tensor, received {type(window).__name__}")
     return _named_response_matrix(n_bands, size, window, n_fft, magnitudes.dtype, magnitudes.device)
 
 
