@@ -8,18 +8,26 @@ import torch
 
 from torchddsp.functional.iir import allpole, lfilter
 from torchddsp.functional.lpc import lpc_synthesis
-from torchddsp.kernels import get_backend, set_backend, use_backend, use_compiled
+from torchddsp.kernels import allpole_ops, get_backend, gru_ops, lattice_ops, set_backend, use_backend, use_compiled
 from torchddsp.kernels.backend import NUMBA_AVAILABLE
 from torchddsp.models.gru import FastGRU
 
 needs_numba = pytest.mark.skipif(not NUMBA_AVAILABLE, reason="numba is not installed")
 
 
-def _custom_ops_run(fn) -> set:
-    """The ``torchddsp::`` ops that ``fn()`` dispatched (from the profiler's event names)."""
+KERNELS = {"lti_filter": allpole_ops, "ltv_allpole": allpole_ops, "lattice": lattice_ops, "gru_recurrence": gru_ops}
+
+
+def _kernels_run(fn, monkeypatch) -> set:
+    """The compiled kernels that ``fn()`` ran, as the op's body or through the dispatcher."""
+    ran = set()
+    for name, module in KERNELS.items():
+        body = getattr(module, f"{name}_kernel")
+        monkeypatch.setattr(module, f"{name}_kernel", lambda *args, name=name, body=body: ran.add(name) or body(*args))
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
         fn()
-    return {e.name.split("::")[1] for e in prof.events() if e.name.startswith("torchddsp::")}
+    monkeypatch.undo()
+    return ran | {e.name.split("::")[1] for e in prof.events() if e.name.startswith("torchddsp::")}
 
 
 def _calls():
@@ -36,23 +44,39 @@ def _calls():
 
 
 @needs_numba
-def test_auto_runs_the_custom_ops_and_pure_runs_none():
+def test_auto_runs_the_compiled_kernels_and_pure_runs_none(monkeypatch):
     assert get_backend() == "auto"
     with torch.no_grad():
-        for op, call in _calls().items():
-            assert op in _custom_ops_run(call), f"auto: {op} not dispatched"
+        for op, run in _calls().items():
+            assert _kernels_run(run, monkeypatch) == {op}, f"auto: {op} did not run"
             with use_backend("pure"):
                 assert get_backend() == "pure"
-                assert not _custom_ops_run(call), f"pure: a custom op ran for {op}"
+                assert not _kernels_run(run, monkeypatch), f"pure: a compiled kernel ran for {op}"
             assert get_backend() == "auto"
 
 
 @needs_numba
-def test_per_call_backend_overrides_the_library_choice():
+def test_per_call_backend_overrides_the_library_choice(monkeypatch):
     x, a = torch.randn(2, 40), torch.tensor([0.3, -0.2])
     with use_backend("pure"):
-        assert _custom_ops_run(lambda: allpole(x, a, backend="compiled")) == {"lti_filter"}
-    assert not _custom_ops_run(lambda: allpole(x, a, backend="pure"))
+        assert _kernels_run(lambda: allpole(x, a, backend="compiled"), monkeypatch) == {"lti_filter"}
+    assert not _kernels_run(lambda: allpole(x, a, backend="pure"), monkeypatch)
+
+
+@needs_numba
+def test_call_skips_the_dispatcher_only_when_nothing_needs_a_gradient():
+    x, a = torch.randn(2, 40), torch.tensor([0.3, -0.2], requires_grad=True)
+
+    def dispatched(fn):
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+            fn()
+        return any(e.name == "torchddsp::lti_filter" for e in prof.events())
+
+    assert dispatched(lambda: allpole(x, a))                  # a requires grad: the op and its autograd formula
+    with_grad = allpole(x, a).detach()
+    with torch.no_grad():
+        assert not dispatched(lambda: allpole(x, a))          # inference: the kernel's body, same values
+        torch.testing.assert_close(allpole(x, a), with_grad, rtol=0, atol=0)
 
 
 def test_set_backend_persists_and_use_backend_restores_after_an_error():

@@ -5,7 +5,8 @@
 - compiled path, as ``torch.library`` custom ops in the ``torchddsp::`` namespace with fake and
   autograd registrations: ``allpole_ops`` (``lti_filter``, ``ltv_allpole`` and their
   backwards), ``lattice_ops`` (``lattice``, ``lattice_backward``), ``gru_ops``
-  (``gru_recurrence``); the numba kernels behind them in ``*_numba.py`` and ``launch.py``;
+  (``gru_recurrence``), invoked through ``call`` (the op, or its body directly in eager mode when
+  nothing needs a gradient); the numba kernels behind them in ``*_numba.py`` and ``launch.py``;
 - pure path, plain PyTorch that ``torch.export`` / ``torch.jit.script`` capture:
   ``allpole_scan`` and ``lattice_scan`` (``nn.GRU`` itself for the GRU).
 """
@@ -14,6 +15,7 @@ from . import allpole_ops, gru_ops, lattice_ops
 from .allpole_scan import allpole_scan, scan_recursion
 from .backend import BACKENDS, get_backend, set_backend, use_backend, use_compiled
 from .lattice_scan import lattice_scan
+from .launch import call
 
-__all__ = ["BACKENDS", "allpole_ops", "allpole_scan", "get_backend", "gru_ops", "lattice_ops", "lattice_scan",
+__all__ = ["BACKENDS", "allpole_ops", "allpole_scan", "call", "get_backend", "gru_ops", "lattice_ops", "lattice_scan",
            "scan_recursion", "set_backend", "use_backend", "use_compiled"]

@@ -18,7 +18,8 @@ the backward ops, so ``torch.compile`` traces forward and backward without graph
   (``allpole_numba.py``). They return one gradient row per batch row; the autograd formula
   sums rows of inputs shared by the batch (first axis 1).
 
-Every op starts from rest (initial conditions enter through ``head``); ``B`` is the largest
+Callers go through ``launch.call`` with the op and its body (``lti_filter_kernel``,
+``ltv_allpole_kernel``). Every op starts from rest (initial conditions enter through ``head``); ``B`` is the largest
 first axis of the inputs, ``T = 0`` is valid. Shapes are not checked here: the callers in
 ``functional/iir`` validate the public arguments.
 """
@@ -43,12 +44,15 @@ def _reduce_to(grad: Tensor, rows: int) -> Tensor:
 
 # ------------------------------------------------------------------------- time-invariant
 
-@torch.library.custom_op("torchddsp::lti_filter", mutates_args=(), device_types="cpu")
-def lti_filter(x: Tensor, b: Tensor, a: Tensor, head: Tensor) -> Tensor:
+def lti_filter_kernel(x: Tensor, b: Tensor, a: Tensor, head: Tensor) -> Tensor:
+    """The body of ``torchddsp::lti_filter`` (module docstring)."""
     batch = max(x.shape[0], b.shape[0], a.shape[0], head.shape[0])
     y = empty((batch, x.shape[1]), x)
     launch(allpole_numba.lti_forward, batch, x.shape[1], x, b, a, head, y)
     return y
+
+
+lti_filter = torch.library.custom_op("torchddsp::lti_filter", lti_filter_kernel, mutates_args=(), device_types="cpu")
 
 
 @lti_filter.register_fake
@@ -94,13 +98,17 @@ lti_filter.register_autograd(_lti_backward, setup_context=_lti_setup)
 
 # --------------------------------------------------------------------------- time-varying
 
-@torch.library.custom_op("torchddsp::ltv_allpole", mutates_args=(), device_types="cpu")
-def ltv_allpole(v: Tensor, a: Tensor, head: Tensor, hop: int) -> Tensor:
+def ltv_allpole_kernel(v: Tensor, a: Tensor, head: Tensor, hop: int) -> Tensor:
+    """The body of ``torchddsp::ltv_allpole`` (module docstring)."""
     batch = max(v.shape[0], a.shape[0], head.shape[0])
     y = empty((batch, v.shape[1]), v)
     flat = a.contiguous().view(a.shape[0], -1)
     launch(allpole_numba.ltv_forward, batch, v.shape[1], v, flat, a.shape[2], hop, head, y)
     return y
+
+
+ltv_allpole = torch.library.custom_op("torchddsp::ltv_allpole", ltv_allpole_kernel, mutates_args=(),
+                                      device_types="cpu")
 
 
 @ltv_allpole.register_fake

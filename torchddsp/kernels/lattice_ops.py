@@ -11,6 +11,7 @@
   from the stored states). It is the autograd formula of ``lattice``, so ``torch.compile``
   traces forward and backward without graph breaks.
 
+Callers go through ``launch.call`` with the op and its body (``lattice_kernel``).
 ``T = 0`` is valid (``final`` is then ``s0``). Shapes are checked by the caller.
 """
 
@@ -27,14 +28,17 @@ except ImportError:  # pragma: no cover - exercised only where numba is missing
     lattice_numba = None
 
 
-@torch.library.custom_op("torchddsp::lattice", mutates_args=(), device_types="cpu")
-def lattice(x: Tensor, k: Tensor, c: Tensor, s0: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+def lattice_kernel(x: Tensor, k: Tensor, c: Tensor, s0: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """The body of ``torchddsp::lattice`` (module docstring)."""
     batch, time = x.shape
     y = x.new_empty(batch, time)
     states = x.new_empty(batch, time, k.shape[-1])
     lattice_numba.lattice_forward(*map(as_numpy, (x, k, c, s0, y, states)))
     final = states[:, -1, :].clone() if time else s0.clone()
     return y, final, states
+
+
+lattice = torch.library.custom_op("torchddsp::lattice", lattice_kernel, mutates_args=(), device_types="cpu")
 
 
 @lattice.register_fake

@@ -34,7 +34,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..kernels import gru_ops, use_compiled
+from ..kernels import call, gru_ops, use_compiled
 from ..kernels.backend import COMPILED_DTYPES
 
 MAX_BATCH = 4
@@ -81,6 +81,6 @@ class FastGRU(nn.RNNBase):
         with torch.no_grad():
             gates_x = torch.nn.functional.linear(input, w_ih, b_ih).contiguous()
             h0 = input.new_zeros(batch, self.hidden_size) if hx is None else hx[0].contiguous()
-            out = gru_ops.gru_recurrence(gates_x, w_hh, b_hh, h0)
+            out = call(gru_ops.gru_recurrence, gru_ops.gru_recurrence_kernel, gates_x, w_hh, b_hh, h0)
             final = out[:, -1] if steps else h0
         return out, final.unsqueeze(0).clone()

@@ -43,7 +43,7 @@ import torch
 import torch.nn.functional as F
 
 from ..._checks import broadcast_or_raise, check_tensor
-from ...kernels import allpole_ops, allpole_scan, use_compiled
+from ...kernels import allpole_ops, allpole_scan, call, use_compiled
 
 
 def _fir(x, b):
@@ -73,7 +73,7 @@ def lti_core(x, b, a, head, compiled: bool):
     ``(B|1, H)``, contiguous, one dtype; returns ``(B, T)``.
     """
     if compiled:
-        return allpole_ops.lti_filter(x, b, a, head)
+        return call(allpole_ops.lti_filter, allpole_ops.lti_filter_kernel, x, b, a, head)
     batch = max(x.shape[0], b.shape[0], a.shape[0], head.shape[0])
     v = _add_head(_fir(x, b), head).expand(batch, x.shape[-1])
     if a.shape[-1] == 0:
@@ -87,7 +87,7 @@ def ltv_core(v, a, hop: int, head, compiled: bool):
     if a.shape[-1] == 0:
         return _add_head(v, head).expand(batch, v.shape[-1]).clone()
     if compiled:
-        return allpole_ops.ltv_allpole(v, a, head, hop)
+        return call(allpole_ops.ltv_allpole, allpole_ops.ltv_allpole_kernel, v, a, head, hop)
     per_sample = a.repeat_interleave(hop, dim=1) if hop > 1 else a
     x = _add_head(v, head).expand(batch, v.shape[-1]).contiguous()
     return allpole_scan(x, per_sample.expand(batch, *per_sample.shape[1:]).contiguous(), True)

@@ -72,7 +72,7 @@ import torch
 import torch.nn.functional as F
 
 from ..._checks import check_choice, check_nonnegative_int, check_tensor
-from ...kernels import lattice_ops, lattice_scan, use_compiled
+from ...kernels import call, lattice_ops, lattice_scan, use_compiled
 from ..framing import cola_constant, frame, overlap_add
 from ..iir.allpole import allpole
 from ..upsample import upsample
@@ -125,7 +125,8 @@ def _lattice(e: torch.Tensor, k: torch.Tensor, s0: torch.Tensor | None, backend:
         y = xb + 0 * kb.sum() + 0 * sb.sum()
         final = sb
     elif compiled:
-        y, final, _ = lattice_ops.lattice(xb.contiguous(), kb.contiguous(), cb.contiguous(), sb.contiguous())
+        y, final, _ = call(lattice_ops.lattice, lattice_ops.lattice_kernel, xb.contiguous(), kb.contiguous(),
+                           cb.contiguous(), sb.contiguous())
     else:
         y, final = lattice_scan(xb, kb, cb, sb)
     return y.reshape(*lead, time), final.reshape(*lead, order)
