@@ -102,13 +102,30 @@ def ref_decode(salience, radius=4):
 
 def test_decode_matches_numpy_transcription():
     g = torch.Generator().manual_seed(0)
-    salience = torch.rand(4, 7, 360, generator=g) ** 8
-    salience[0, 0, :3] = torch.tensor([0.9, 0.5, 0.2])       # peak at the low edge
-    salience[1, 1, -2:] = torch.tensor([0.4, 0.99])           # peak at the high edge
+    salience = 0.5 * torch.rand(4, 7, 360, generator=g) ** 8   # background below 0.5: the planted peaks win
+    salience[0, 0, :3] = torch.tensor([0.9, 0.5, 0.2])       # peak on the lowest bin
+    salience[1, 1, -2:] = torch.tensor([0.4, 0.99])           # peak on the highest bin
+    salience[2, 3, 1:4] = torch.tensor([0.6, 0.95, 0.7])     # peak one bin from the low edge
     f0, conf = crepe_decode(salience)
     ref_f0, ref_conf = ref_decode(salience.numpy())
+    # the planted peaks are the arg-max, so the edge windows really are clipped
+    assert conf[0, 0] == salience[0, 0, 0] and conf[1, 1] == salience[1, 1, -1] and conf[2, 3] == salience[2, 3, 2]
     assert_matches_reference(f0, ref_f0, rtol=1e-12, atol=0)
     assert_matches_reference(conf, ref_conf, rtol=0, atol=0)
+
+
+def test_decode_at_the_edges_counts_each_bin_once():
+    # A peak on the lowest bin with the window's in-grid bins 0..4: the weighted mean of their cents
+    # (bins past the edge contribute nothing; a clipped bin counted again would pull f0 down).
+    salience = torch.zeros(2, 360, dtype=torch.float64)
+    salience[0, :5] = torch.tensor([1.0, 0.5, 0.25, 0.1, 0.05])
+    salience[1, -5:] = torch.tensor([0.05, 0.1, 0.25, 0.5, 1.0])
+    f0, _ = crepe_decode(salience)
+    grid = CREPE_CENTS.to(torch.float64)
+    low = float((salience[0, :5] * grid[:5]).sum() / salience[0, :5].sum())
+    high = float((salience[1, -5:] * grid[-5:]).sum() / salience[1, -5:].sum())
+    assert abs(cents(float(f0[0]), 10.0 * 2.0 ** (low / 1200.0))) < 1e-9
+    assert abs(cents(float(f0[1]), 10.0 * 2.0 ** (high / 1200.0))) < 1e-9
 
 
 def test_decode_restricted_range_and_errors():
