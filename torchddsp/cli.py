@@ -6,7 +6,8 @@ Sub-commands:
   no network) and write a WAV and a spectrogram PNG. The quickest check that an installation
   works, and a worked example of driving the synthesiser by hand.
 - ``prepare AUDIO_DIR OUT_DIR``: recordings -> resampled audio and features for training.
-- ``train DATA_DIR RUN_DIR``: train the DDSP autoencoder (``--resume`` continues a run).
+- ``train DATA_DIR RUN_DIR``: train the config's task, by default the DDSP autoencoder
+  (``--resume`` continues a run).
 - ``resynth RUN_DIR IN OUT`` / ``transfer RUN_DIR IN OUT``: drive a trained model with a
   recording's own f0 and loudness, or transfer its melody onto the learned timbre; each also
   writes an HTML report next to OUT.
@@ -156,12 +157,13 @@ def build_parser() -> argparse.ArgumentParser:
     prep.add_argument("--quiet", action="store_true", help="no progress bar")
     prep.set_defaults(func=_prepare)
 
-    tr = sub.add_parser("train", help="train the DDSP autoencoder on a prepared folder")
+    tr = sub.add_parser("train", help="train a config's task (by default the DDSP autoencoder) on a prepared folder")
     tr.add_argument("data_dir", help="output of `torchddsp prepare`")
     tr.add_argument("run_dir", help="folder for checkpoints, logs and reports")
     tr.add_argument("--config", default="small", help="TOML file or the name of a shipped config (small, small_44k, "
                     "engel2020_solo_instrument; default: small)")
-    tr.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", help="override a config value")
+    tr.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", help="override a config value (e.g. train.steps=200, "
+                    "losses.loudness_l1.weight=0.05)")
     tr.add_argument("--resume", action="store_true", help="continue from the last checkpoint in RUN_DIR")
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
     tr.set_defaults(func=_train)

@@ -26,21 +26,30 @@ def test_shipped_configs_are_listed_and_load_from_any_working_directory(tmp_path
     assert (paper.train.batch_size, paper.train.crop_seconds, paper.train.learning_rate) == (16, 4.0, 1e-3)
 
 
+def flatten(table: dict, prefix: str = "") -> dict:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``."""
+    flat = {}
+    for key, value in table.items():
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
 def test_small_44k_is_small_with_only_its_differences():
     from importlib import resources
 
     raw = tomllib.loads((resources.files("torchddsp.configs") / "small_44k.toml").read_text())
     assert raw.pop("include") == "small"
-    small, layered = load_config("small").to_dict(), load_config("small_44k").to_dict()
-    for section, table in raw.items():
-        for key, value in table.items():
-            assert small[section][key] != value, f"{section}.{key} repeats small's value"
-            assert layered[section][key] == value
-    for section in small:                          # everything it does not set comes from small
-        for key, value in small[section].items():
-            if key not in raw.get(section, {}):
-                assert layered[section][key] == value, f"{section}.{key}"
-    assert layered["model"]["sample_rate"] == 44100 and layered["train"]["loudness_weight"] == 0.02
+    own = flatten(raw)
+    small, layered = flatten(load_config("small").to_dict()), flatten(load_config("small_44k").to_dict())
+    for key, value in own.items():
+        assert small.get(key) != value, f"{key} repeats small's value"
+        assert layered[key] == value
+    assert {k: v for k, v in layered.items() if k not in own} == {k: v for k, v in small.items() if k not in own}
+    assert layered["model.sample_rate"] == 44100 and layered["losses.loudness_l1.weight"] == 0.02
+    assert layered["losses.multi_resolution_stft.n_ffts"] == small["losses.multi_resolution_stft.n_ffts"]
 
 
 def test_a_user_file_includes_a_shipped_config_and_overrides_win_over_both(tmp_path):

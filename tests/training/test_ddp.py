@@ -29,16 +29,16 @@ TORCHRUN = Path(sys.executable).parent / "torchrun"
 LAUNCHER = r'''
 import hashlib, json, os, sys
 import torch.distributed as dist
-import torchddsp.training.trainer as trainer
+from torchddsp.training.tasks import AutoencoderTask
 from torchddsp.cli import main
 
 models = []
-build = trainer.build_model
-def keep(config, dataset):
-    model = build(config, dataset)
-    models.append(model)
-    return model
-trainer.build_model = keep
+build = AutoencoderTask.build_modules
+def keep(self):
+    modules = build(self)
+    models.append(modules["model"])
+    return modules
+AutoencoderTask.build_modules = keep
 
 dist.init_process_group("gloo")       # ours, so train() leaves it open for the gather below
 data, run, out = sys.argv[1:4]

@@ -26,7 +26,8 @@ from torchddsp.cli import main
 from torchddsp.data import PreparedDataset, prepare
 from torchddsp.training import latest_checkpoint, load_config, train
 from torchddsp.losses import loudness_l1_loss, multi_resolution_stft_loss
-from torchddsp.training.trainer import build_model, learning_rate, noise_seed, sample_batch
+from torchddsp.training.tasks.autoencoder import noise_seed, sample_batch
+from torchddsp.training.trainer import build_task, learning_rate
 
 SR = 16000
 TINY = ["model.hidden=32", "model.mlp_layers=1", "model.n_harmonics=20", "train.crop_seconds=0.25",
@@ -165,10 +166,8 @@ def test_resume_after_a_crash_that_logged_past_the_checkpoint(short_run, tone_da
 
 
 def initial_weights(config, tone_data):
-    dataset = PreparedDataset(tone_data)
-    with torch.random.fork_rng():
-        torch.manual_seed(config.train.seed)
-        return {k: v.detach().clone() for k, v in build_model(config, dataset).state_dict().items()}
+    _, modules = build_task(config, tone_data)
+    return {k: v.detach().clone() for k, v in modules["model"].state_dict().items()}
 
 
 @pytest.mark.parametrize("clip", [1e-12, 3.0])
@@ -210,26 +209,24 @@ def test_progress_bar_counts_the_time_budget_when_there_is_one(tone_data, tmp_pa
     assert "3/3" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("n_fft,hop", [(0, 0), (512, 128)])
-def test_loudness_weight_adds_the_loudness_l1_to_the_spectral_loss(tone_data, tmp_path, n_fft, hop):
+@pytest.mark.parametrize("options", [[], ["losses.loudness_l1.n_fft=512", "losses.loudness_l1.hop_size=128"]])
+def test_the_loss_is_the_weighted_sum_of_the_configured_terms(tone_data, tmp_path, options):
     weight = 0.25
-    config = load_config("small", TINY + ["train.steps=1", f"train.loudness_weight={weight}",
-                                          f"train.loudness_n_fft={n_fft}", f"train.loudness_hop={hop}"])
+    config = load_config("small", TINY + ["train.steps=1", f"losses.loudness_l1.weight={weight}",
+                                          "losses.multi_resolution_stft.weight=0.5", *options])
     train(tone_data, tmp_path / "run", config, progress=False, log=quiet)
     logged = float(read_losses(tmp_path / "run")[0]["loss"])
     # the first step's output, rebuilt: initial weights from the seed, step 0's batch and noise
-    dataset = PreparedDataset(tone_data)
-    with torch.random.fork_rng():
-        torch.manual_seed(config.train.seed)
-        model = build_model(config, dataset)
-    crop = round(config.train.crop_seconds * SR / dataset.hop_size)
-    batch = sample_batch(dataset, config.train.seed, 0, 0, config.train.batch_size, crop)
+    task, modules = build_task(config, tone_data)
+    batch = sample_batch(task.dataset, config.train.seed, 0, 0, config.train.batch_size, task.crop_frames)
+    assert task.crop_frames == round(config.train.crop_seconds * SR / 64)
     with torch.no_grad():
-        audio = model(batch["f0_hz"], batch["loudness_db"], noise_seed=noise_seed(config.train.seed, 0, 1, 0))
-        spectral = multi_resolution_stft_loss(audio, batch["audio"], config.train.n_ffts, eps=config.train.loss_eps)
-        loud = loudness_l1_loss(audio, batch["audio"], SR, hop or dataset.hop_size, n_fft or None)
+        audio = modules["model"](batch["f0_hz"], batch["loudness_db"], noise_seed=noise_seed(config.train.seed, 0, 1, 0))
+        spectral = multi_resolution_stft_loss(audio, batch["audio"], config.losses["multi_resolution_stft"]["n_ffts"])
+        n_fft, hop = (512, 128) if options else (None, 64)            # defaults: the feature's window, the data's hop
+        loud = loudness_l1_loss(audio, batch["audio"], SR, hop, n_fft)
     assert float(loud) > 0.1                       # the term is there to see
-    assert logged == pytest.approx(float(spectral + weight * loud), rel=1e-5)
+    assert logged == pytest.approx(float(0.5 * spectral + weight * loud), rel=1e-5)
 
 
 def test_batches_are_a_pure_function_of_seed_step_and_rank(tone_data):
@@ -337,12 +334,20 @@ def test_train_command_on_an_unprepared_folder(tmp_path, capsys):
     assert "data_dir" in err and "torchddsp prepare" in err
 
 
-@pytest.mark.parametrize("setting", ["train.steps=ten", "train.checkpoint_every=0", "train.batch_size=0",
-                                     "train.loss_eps=0", "train.loss_log_eps=-1e-7", "model.amplitude_floor=-1",
-                                     "train.average_decay=1", "train.loudness_weight=-0.1",
-                                     "train.loudness_n_fft=1.5", "train.loudness_hop=-1"])
-def test_train_command_rejects_invalid_train_values(tone_data, tmp_path, capsys, setting):
-    key = setting.split("=")[0].split(".")[1]
+@pytest.mark.parametrize("settings, key", [
+    (["train.steps=ten"], "steps"), (["train.checkpoint_every=0"], "checkpoint_every"),
+    (["train.batch_size=0"], "batch_size"), (["model.amplitude_floor=-1"], "amplitude_floor"),
+    (["train.average_decay=1"], "average_decay"), (["train.grad_clip=0"], "grad_clip"),
+    (["losses.multi_resolution_stft.eps=0"], "multi_resolution_stft"),
+    (["losses.loudness_l1.weight=-0.1"], "losses.loudness_l1.weight"),
+    (["losses.loudness_l1.weight=0.1", "losses.loudness_l1.n_fft=1.5"], "n_fft"),
+    (["losses.loudness_l1.weight=0.1", "losses.loudness_l1.hop_size=-1"], "hop_size"),
+    (["losses.loudness_l1.weight=0.1", "losses.loudness_l1.hop=64"], "hop"),
+    (["losses.no_such_loss.weight=1"], "no_such_loss"),
+    (["losses.multi_resolution_stft.weight=0"], "at least one term"),
+    (["task=no_such_task"], "no_such_task")])
+def test_train_command_rejects_invalid_train_values(tone_data, tmp_path, capsys, settings, key):
     code = main(["train", str(tone_data), str(tmp_path / "run"), "--quiet",
-                 *sum((["--set", s] for s in TINY + ["train.steps=2", setting]), [])])
-    assert code == 2 and key in capsys.readouterr().err
+                 *sum((["--set", s] for s in TINY + ["train.steps=2", *settings]), [])])
+    err = capsys.readouterr().err
+    assert code == 2 and key in err and "Traceback" not in err, err

@@ -7,6 +7,8 @@ A checkpoint is a folder ``RUN_DIR/checkpoints/step_XXXXXXXX/`` holding
   inference uses (``inference_weights``);
 - ``optimizer.pt``: the optimiser state, loaded with ``torch.load(weights_only=True)``, which
   refuses any pickle that would construct arbitrary objects or run code;
+- ``NAME.safetensors`` and ``NAME.optimizer.pt`` for each further module a task trains with its
+  own optimiser (a discriminator), ``extras`` below;
 - ``state.json``: step, configuration and dataset statistics (plain JSON). No RNG state is
   needed: the trainer draws every batch and noise signal from generators seeded by the step.
 
@@ -55,12 +57,24 @@ def _tensors(module: torch.nn.Module) -> dict:
     return {k: v.detach().contiguous().cpu() for k, v in module.state_dict().items()}
 
 
+def _check_extras(extras: dict) -> None:
+    for name in extras:
+        if name in ("model", "average", "optimizer", "state") or not name.isidentifier():
+            raise ValueError(f"extras: expected module names other than model, average, optimizer and state, "
+                             f"received {name!r}")
+
+
 def save_checkpoint(run_dir: str | Path, step: int, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                    state: dict, keep: int = 3, average: torch.nn.Module | None = None) -> Path:
+                    state: dict, keep: int = 3, average: torch.nn.Module | None = None,
+                    extras: dict | None = None) -> Path:
     """Write checkpoint ``step`` atomically and keep the ``keep`` most recent ones.
 
     ``average``: a module of the model's architecture holding averaged weights, saved beside them.
+    ``extras``: ``{name: (module, optimizer)}`` for further trained modules, saved as
+    ``NAME.safetensors`` and ``NAME.optimizer.pt``.
     """
+    extras = extras or {}
+    _check_extras(extras)
     root = Path(run_dir) / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"step_{step:08d}"
@@ -70,6 +84,9 @@ def save_checkpoint(run_dir: str | Path, step: int, model: torch.nn.Module, opti
         if average is not None:
             save_file(_tensors(average), str(tmp / "average.safetensors"))
         torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+        for name, (module, module_optimizer) in extras.items():
+            save_file(_tensors(module), str(tmp / f"{name}.safetensors"))
+            torch.save(module_optimizer.state_dict(), tmp / f"{name}.optimizer.pt")
         (tmp / "state.json").write_text(json.dumps({**state, "step": step}))
         for f in tmp.iterdir():
             with open(f, "rb") as handle:
@@ -114,28 +131,45 @@ def inference_weights(path: str | Path) -> str:
     return "average" if (Path(path) / "average.safetensors").exists() else "model"
 
 
+def _load_weights(module: torch.nn.Module, file: Path) -> None:
+    if not file.exists():
+        raise ValueError(f"checkpoint: expected {file} to exist, it does not")
+    try:
+        module.load_state_dict(load_file(str(file)))
+    except Exception as error:              # a truncated or foreign file, or weights of another model
+        raise ValueError(f"checkpoint: cannot load {file} ({type(error).__name__}: {error})") from error
+
+
+def _load_optimizer(optimizer: torch.optim.Optimizer, file: Path) -> None:
+    try:
+        optimizer.load_state_dict(torch.load(file, map_location="cpu", weights_only=True))
+    except Exception as error:              # an unsafe pickle is refused here, never executed
+        raise ValueError(f"checkpoint: {file} is not a safe optimiser state ({type(error).__name__}: {error})") from error
+
+
 def load_checkpoint(path: str | Path, model: torch.nn.Module | None = None,
-                    optimizer: torch.optim.Optimizer | None = None, weights: str = "model") -> dict:
+                    optimizer: torch.optim.Optimizer | None = None, weights: str = "model",
+                    extras: dict | None = None) -> dict:
     """Load weights into ``model`` and state into ``optimizer`` (either may be ``None``); return ``state.json``.
 
     ``weights``: ``"model"`` (the trained weights) or ``"average"`` (their moving average).
+    ``extras``: ``{name: (module, optimizer)}`` as saved by ``save_checkpoint``.
     Raises ``ValueError`` naming the file when it is missing or not a safe checkpoint.
     """
     path = Path(path)
     check_choice("weights", weights, ("model", "average"))
-    file, opt, meta = path / f"{weights}.safetensors", path / "optimizer.pt", path / "state.json"
+    extras = extras or {}
+    _check_extras(extras)
+    file, meta = path / f"{weights}.safetensors", path / "state.json"
     for f in (file, meta):
         if not f.exists():
             raise ValueError(f"checkpoint: expected {f} to exist, it does not")
     state = json.loads(meta.read_text())
     if model is not None:
-        try:
-            model.load_state_dict(load_file(str(file)))
-        except Exception as error:          # a truncated or foreign file, or weights of another model
-            raise ValueError(f"checkpoint: cannot load {file} ({type(error).__name__}: {error})") from error
+        _load_weights(model, file)
     if optimizer is not None:
-        try:
-            optimizer.load_state_dict(torch.load(opt, map_location="cpu", weights_only=True))
-        except Exception as error:          # an unsafe pickle is refused here, never executed
-            raise ValueError(f"checkpoint: {opt} is not a safe optimiser state ({type(error).__name__}: {error})") from error
+        _load_optimizer(optimizer, path / "optimizer.pt")
+    for name, (module, module_optimizer) in extras.items():
+        _load_weights(module, path / f"{name}.safetensors")
+        _load_optimizer(module_optimizer, path / f"{name}.optimizer.pt")
     return state

@@ -1,4 +1,10 @@
-"""Run configuration: layered TOML files with ``[model]`` and ``[train]`` tables, plus overrides.
+"""Run configuration: layered TOML files naming a task, with ``[model]``, ``[train]`` and ``[losses]`` tables.
+
+``task = "autoencoder"`` (the default) picks the task (``tasks/``), which reads the ``[model]``
+table; ``[train]`` holds the loop's settings (``TrainConfig``); ``[losses.NAME]`` tables list the
+weighted loss terms (``losses.py``). Configs written before the ``[losses]`` table, with per-loss
+``[train]`` fields (``n_ffts``, ``loss_eps``, ``loss_log_eps``, ``loudness_*``), still load: the
+fields are converted to the table, with a one-line ``FutureWarning`` saying so.
 
 A config is a path to a TOML file or the name of one shipped in ``torchddsp/configs/`` (``small``,
 ``small_44k``, ``engel2020_solo_instrument``; :func:`config_names` lists them). Shipped configs are
@@ -9,19 +15,21 @@ relative to the including file) whose tables are read first; the including file'
 override them key by key, tables merging recursively (DAC's and gin's composable configs do the
 same). ``small_44k`` is ``small`` plus the few values that differ.
 
-Overrides are ``section.key=value`` strings (``train.steps=200``, ``model.hidden=256``) applied last;
-the value is parsed as TOML (numbers, booleans, arrays, quoted strings) or taken as a bare string.
+Overrides are ``section.key=value`` strings (``train.steps=200``, ``model.hidden=256``,
+``losses.loudness_l1.weight=0.05``) applied last; the value is parsed as TOML (numbers, booleans, arrays, quoted strings) or taken as a bare string.
 """
 
 from __future__ import annotations
 
+import copy
 import sys
-from dataclasses import asdict, dataclass, field
+import warnings
+from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
 
-from .._checks import check_nonnegative, check_nonnegative_int, check_positive, check_positive_int, dataclass_from_dict
-from ..models import ModelConfig
+from .._checks import check_positive, check_positive_int, dataclass_from_dict
+from .losses import check_loss_table
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -33,20 +41,16 @@ CONFIG_PACKAGE = "torchddsp.configs"
 
 @dataclass
 class TrainConfig:
+    """The ``[train]`` table: the loop's settings, the same for every task."""
+
     steps: int = 30000
     batch_size: int = 16
     learning_rate: float = 1e-3
     lr_decay_rate: float = 0.98
     lr_decay_steps: int = 10000
     crop_seconds: float = 4.0
-    n_ffts: list = field(default_factory=lambda: [2048, 1024, 512, 256, 128, 64])
-    loss_eps: float = 1e-8              # power floor of the spectral loss (magnitudes floored at its root)
-    loss_log_eps: float = 0.0           # offset inside the log of the log-magnitude term
-    loudness_weight: float = 0.0        # > 0: add this times the loudness L1 in dB (losses/loudness.py) to the loss
-    loudness_n_fft: int = 0             # its window in samples (0: the loudness feature's, 128 ms)
-    loudness_hop: int = 0               # its hop in samples (0: the model's hop)
-    average_decay: float = 0.0          # > 0: keep a moving average of the weights for inference (train/averaging.py)
-    grad_clip: float = 3.0
+    average_decay: float = 0.0          # > 0: keep a moving average of the weights for inference (averaging.py)
+    grad_clip: float = 3.0              # the gradient norm of each module is clipped to this
     checkpoint_every: int = 500
     log_every: int = 25
     audio_every: int = 1000
@@ -58,12 +62,8 @@ class TrainConfig:
         for name in ("steps", "batch_size", "lr_decay_steps", "checkpoint_every", "log_every", "audio_every",
                      "threads"):
             check_positive_int(f"train.{name}", getattr(self, name))
-        for name in ("learning_rate", "lr_decay_rate", "crop_seconds", "grad_clip", "loss_eps"):
+        for name in ("learning_rate", "lr_decay_rate", "crop_seconds", "grad_clip"):
             check_positive(f"train.{name}", getattr(self, name))
-        check_nonnegative("train.loss_log_eps", self.loss_log_eps)
-        check_nonnegative("train.loudness_weight", self.loudness_weight)
-        for name in ("loudness_n_fft", "loudness_hop"):
-            check_nonnegative_int(f"train.{name}", getattr(self, name))
         if not isinstance(self.average_decay, (int, float)) or not 0 <= self.average_decay < 1:
             raise ValueError(f"train.average_decay: expected a number in [0, 1) (0: no average), "
                              f"received {self.average_decay!r}")
@@ -72,28 +72,72 @@ class TrainConfig:
         if not isinstance(self.time_limit_seconds, (int, float)) or self.time_limit_seconds < 0:
             raise ValueError(f"train.time_limit_seconds: expected a number >= 0 (0: no limit), "
                              f"received {self.time_limit_seconds!r}")
-        if not self.n_ffts or not all(isinstance(n, int) and n >= 2 for n in self.n_ffts):
-            raise ValueError(f"train.n_ffts: expected a list of FFT sizes >= 2, received {self.n_ffts!r}")
 
     @classmethod
     def from_dict(cls, values: dict) -> "TrainConfig":
         return dataclass_from_dict(cls, values, "train config")
 
 
+# Per-loss [train] fields of torchddsp before the [losses] table, and where each went.
+LEGACY_LOSS_FIELDS = {"n_ffts": ("multi_resolution_stft", "n_ffts"), "loss_eps": ("multi_resolution_stft", "eps"),
+                      "loss_log_eps": ("multi_resolution_stft", "log_eps"),
+                      "loudness_weight": ("loudness_l1", "weight"), "loudness_n_fft": ("loudness_l1", "n_fft"),
+                      "loudness_hop": ("loudness_l1", "hop_size")}
+
+
+def convert_legacy_losses(train: dict) -> tuple[dict, dict]:
+    """``(train table, [losses] table)`` from a ``[train]`` table with the old per-loss fields.
+
+    The spectral loss keeps its weight of 1; the loudness term exists when ``loudness_weight`` > 0,
+    and its 0 ("the default") window and hop are left to the loss's defaults, as before.
+    """
+    train = dict(train)
+    old = {key: train.pop(key) for key in LEGACY_LOSS_FIELDS if key in train}
+    losses: dict = {"multi_resolution_stft": {"weight": 1.0}}
+    if old.get("loudness_weight", 0):
+        losses["loudness_l1"] = {}
+    for key, value in old.items():
+        name, option = LEGACY_LOSS_FIELDS[key]
+        if name in losses and not (key in ("loudness_n_fft", "loudness_hop") and value == 0):
+            losses[name][option] = value
+    return train, losses
+
+
 @dataclass
 class RunConfig:
-    model: ModelConfig
+    """A whole run: the task's name, its ``[model]`` table, the loop's ``[train]`` table and the ``[losses]`` terms."""
+
+    task: str
+    model: object
     train: TrainConfig
+    losses: dict
 
     def to_dict(self) -> dict:
-        return {"model": asdict(self.model), "train": asdict(self.train)}
+        return {"task": self.task, "model": asdict(self.model), "train": asdict(self.train),
+                "losses": copy.deepcopy(self.losses)}
 
     @classmethod
     def from_dict(cls, values: dict) -> "RunConfig":
-        unknown = sorted(set(values) - {"model", "train"})
+        """Build and check a config; old per-loss ``[train]`` fields become a ``[losses]`` table (with a notice)."""
+        from .tasks import get_task
+
+        unknown = sorted(set(values) - {"task", "model", "train", "losses"})
         if unknown:
-            raise ValueError(f"config: unknown sections {unknown}; expected [model] and [train]")
-        return cls(ModelConfig.from_dict(values.get("model", {})), TrainConfig.from_dict(values.get("train", {})))
+            raise ValueError(f"config: unknown sections {unknown}; expected task, [model], [train] and [losses]")
+        task = get_task(values.get("task", "autoencoder"))
+        train, losses = values.get("train", {}), values.get("losses", {})
+        legacy = sorted(set(train) & set(LEGACY_LOSS_FIELDS))
+        if legacy:
+            if losses:
+                raise ValueError(f"config: train.{', train.'.join(legacy)} are the old per-loss fields; with a "
+                                 "[losses] table, move them into it")
+            train, losses = convert_legacy_losses(train)
+            warnings.warn(f"config: old per-loss fields train.{', train.'.join(legacy)} read as the loss table "
+                          f"{losses} (write [losses.NAME] tables instead; see docs/training.md)", FutureWarning,
+                          stacklevel=2)
+        losses = check_loss_table(copy.deepcopy(losses or task.default_losses))
+        return cls(task.name, task.model_config.from_dict(values.get("model", {})), TrainConfig.from_dict(train),
+                   losses)
 
 
 def config_names() -> list[str]:
@@ -160,14 +204,23 @@ def _parse_value(text: str):
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> RunConfig:
-    """Read a config (a TOML path or a shipped name such as ``small``), resolve its includes, apply overrides."""
-    values: dict = {"model": {}, "train": {}}
+    """Read a config (a TOML path or a shipped name such as ``small``), resolve its includes, apply overrides.
+
+    An override is ``task=NAME`` or ``SECTION.KEY=VALUE`` with section ``model``, ``train`` or
+    ``losses`` (``losses.NAME.OPTION=VALUE``, e.g. ``losses.loudness_l1.weight=0.05``).
+    """
+    values: dict = {}
     if path is not None:
-        values = _merge(values, read_layered(path))
+        values = read_layered(path)
     for item in overrides:
         key, sep, text = item.partition("=")
-        section, dot, name = key.strip().partition(".")
-        if not sep or not dot or section not in ("model", "train"):
-            raise ValueError(f"--set: expected section.key=value with section model or train, received {item!r}")
-        values[section][name] = _parse_value(text.strip())
+        keys = key.strip().split(".")
+        depth = {"task": 1, "model": 2, "train": 2, "losses": 3}.get(keys[0])
+        if not sep or len(keys) != depth or not all(keys):
+            raise ValueError(f"--set: expected task=NAME, model.KEY=VALUE, train.KEY=VALUE or "
+                             f"losses.NAME.OPTION=VALUE, received {item!r}")
+        table = values
+        for name in keys[:-1]:
+            table = table.setdefault(name, {})
+        table[keys[-1]] = _parse_value(text.strip())
     return RunConfig.from_dict(values)

@@ -1,9 +1,16 @@
-"""Training loop for the DDSP autoencoder: ``torchddsp train DATA_DIR RUN_DIR``.
+"""The training loop, the same for every task: ``torchddsp train DATA_DIR RUN_DIR``.
 
-Deterministic by construction, so a killed run resumes exactly where it stopped: the batch of
-step ``s`` on rank ``r`` (example indices, crop offsets, synthesiser noise) is drawn from a
-generator seeded with ``(seed, s, r)``, the learning rate is a function of ``s``, and the model
-and optimiser states come back from the last atomic checkpoint.
+The config's task (``tasks/``, e.g. the DDSP autoencoder) builds the modules, data and losses and
+computes each step's loss terms; this loop does the rest: seeded initial weights, one Adam
+optimiser per module with the learning-rate schedule, gradient clipping, the weight average,
+TensorBoard and ``losses.csv`` logs, a progress bar, atomic checkpoints and DDP.
+
+Deterministic by construction, so a killed run resumes exactly where it stopped: the task draws
+the batch of step ``s`` on rank ``r`` (example indices, crop offsets, synthesiser noise) from a
+generator seeded with ``(seed, s, r)``, the learning rate is a function of ``s``, and the modules'
+and optimisers' states come back from the last atomic checkpoint. ``losses.csv`` has one row per
+step ``s`` (the loss that took the weights from step ``s`` to ``s + 1``); on resume from the
+checkpoint of step ``k`` the rows of steps ``>= k``, which a crash may have flushed, are dropped.
 
 Distributed data-parallel training: launch with ``torchrun --nproc_per_node N -m torchddsp
 train ...``; each rank draws its own batches, gradients are averaged by PyTorch DDP (gloo
@@ -24,12 +31,11 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from ..data import PreparedDataset
-from ..losses import LoudnessL1Loss, MultiResolutionSTFTLoss
-from ..models import DDSPAutoencoder
 from .averaging import weight_average
 from .checkpoint import inference_weights, latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import RunConfig
+from .task import Task
+from .tasks import get_task
 
 
 def _distributed() -> tuple[int, int, bool]:
@@ -43,27 +49,20 @@ def _distributed() -> tuple[int, int, bool]:
     return (dist.get_rank(), dist.get_world_size(), created) if world > 1 else (0, 1, False)
 
 
-def sample_batch(dataset: PreparedDataset, seed: int, step: int, rank: int, batch_size: int, crop_frames: int):
-    """The batch of ``step`` on ``rank``: a pure function of its arguments (resumable, reproducible)."""
-    return dataset.sample(np.random.default_rng([seed, step, rank]), batch_size, crop_frames)
-
-
-def noise_seed(seed: int, step: int, world: int, rank: int) -> int:
-    """The synthesiser noise seed of ``step`` on ``rank`` (distinct per rank and step)."""
-    return (seed * 1_000_003 + step * world + rank) % (2 ** 63)
-
-
 def learning_rate(config, step: int) -> float:
     return config.learning_rate * config.lr_decay_rate ** (step / config.lr_decay_steps)
 
 
-def build_model(config: RunConfig, dataset: PreparedDataset) -> DDSPAutoencoder:
-    """The model for ``dataset``: its sample rate and hop size override the config's."""
-    config.model.sample_rate, config.model.hop_size = dataset.sample_rate, dataset.hop_size
-    model = DDSPAutoencoder(config.model)
-    if "loudness_mean" in dataset.stats:
-        model.set_statistics(dataset.stats["loudness_mean"], dataset.stats["loudness_std"])
-    return model
+def build_task(config: RunConfig, data_dir: str | Path) -> tuple[Task, dict[str, torch.nn.Module]]:
+    """The config's task on ``data_dir`` and its modules, initialised from ``train.seed`` (not the global RNG)."""
+    task = get_task(config.task)(config, data_dir)
+    with torch.random.fork_rng():
+        torch.manual_seed(config.train.seed)
+        modules = task.build_modules()
+    if not modules or next(iter(modules)) != "model":
+        raise ValueError(f"task {config.task}: build_modules must return the trained modules with 'model' first, "
+                         f"received {list(modules)}")
+    return task, modules
 
 
 def _restore_average(average, checkpoint: Path, state: dict, log) -> None:
@@ -101,11 +100,11 @@ def train(data_dir: str | Path, run_dir: str | Path, config: RunConfig, resume: 
 
 def _train(rank, world, data_dir, run_dir, config, resume, progress, log) -> dict:
     run_dir = Path(run_dir)
-    dataset = PreparedDataset(data_dir)
-    with torch.random.fork_rng():                    # initial weights from the seed, not the global RNG
-        torch.manual_seed(config.train.seed)
-        model = build_model(config, dataset)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.train.learning_rate)
+    task, modules = build_task(config, data_dir)
+    model = modules["model"]
+    optimizers = {name: torch.optim.Adam(module.parameters(), lr=config.train.learning_rate)
+                  for name, module in modules.items()}
+    extras = {name: (modules[name], optimizers[name]) for name in modules if name != "model"}
     average = weight_average(model, config.train.average_decay) if config.train.average_decay > 0 else None
     start = 0
     checkpoint = latest_checkpoint(run_dir)
@@ -113,7 +112,7 @@ def _train(rank, world, data_dir, run_dir, config, resume, progress, log) -> dic
         raise ValueError(f"run_dir: {str(run_dir)!r} already holds a checkpoint; pass --resume to continue it "
                          "or choose a new RUN_DIR")
     if checkpoint is not None:
-        state = load_checkpoint(checkpoint, model, optimizer)
+        state = load_checkpoint(checkpoint, model, optimizers["model"], extras=extras)
         start = state["step"]
         if average is not None:
             _restore_average(average, checkpoint, state, log if rank == 0 else lambda s: None)
@@ -123,14 +122,8 @@ def _train(rank, world, data_dir, run_dir, config, resume, progress, log) -> dic
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=1))
         _truncate_log(run_dir / "losses.csv", start)
-    net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
-    loss_fn = MultiResolutionSTFTLoss(n_ffts=tuple(config.train.n_ffts), eps=config.train.loss_eps,
-                                      log_eps=config.train.loss_log_eps)
-    loudness_fn = None
-    if config.train.loudness_weight > 0:
-        loudness_fn = LoudnessL1Loss(dataset.sample_rate, config.train.loudness_hop or dataset.hop_size,
-                                     config.train.loudness_n_fft or None)
-    crop_frames = max(1, round(config.train.crop_seconds * dataset.sample_rate / dataset.hop_size))
+    wrapped = {name: torch.nn.parallel.DistributedDataParallel(module) if world > 1 else module
+               for name, module in modules.items()}
     writer = None
     if rank == 0:
         try:
@@ -151,33 +144,27 @@ def _train(rank, world, data_dir, run_dir, config, resume, progress, log) -> dic
     if losses_file is not None and losses_file.tell() == 0:
         csv.writer(losses_file).writerow(["step", "loss", "learning_rate"])
     began, loss_value, done = time.time(), float("nan"), start
-    seed = config.train.seed
     for step in range(start, config.train.steps):
-        batch = sample_batch(dataset, seed, step, rank, config.train.batch_size, crop_frames)
         lr = learning_rate(config.train, step)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        audio = net(batch["f0_hz"], batch["loudness_db"], noise_seed=noise_seed(seed, step, world, rank))
-        loss = loss_fn(audio, batch["audio"])
-        if loudness_fn is not None:
-            loss = loss + config.train.loudness_weight * loudness_fn(audio, batch["audio"])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), config.train.grad_clip)
-        optimizer.step()
+        for optimizer in optimizers.values():
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+        output = task.training_step(wrapped, step, rank, world)
+        totals = _update(output.losses, modules, optimizers, config.train.grad_clip, step)
         if average is not None:
             average.update_parameters(model)
-        loss_value = float(loss.detach())
-        if not np.isfinite(loss_value):
-            raise RuntimeError(f"train: the loss became {loss_value} at step {step}; the last checkpoint is intact")
+        loss_value = totals["model"]
         if rank == 0:
             csv.writer(losses_file).writerow([step, f"{loss_value:.6f}", f"{lr:.6g}"])
             if writer is not None and step % config.train.log_every == 0:
-                writer.add_scalar("loss/multi_resolution_stft", loss_value, step)
+                for name, terms in output.losses.items():
+                    writer.add_scalar(f"{name}/loss", totals[name], step)
+                    for term, value in terms.items():
+                        writer.add_scalar(f"{name}/{term}", float(value.detach()), step)
                 writer.add_scalar("learning_rate", lr, step)
             if writer is not None and (step + 1) % config.train.audio_every == 0:
-                writer.add_audio("audio/resynthesis", audio[0].detach().clamp(-1, 1), step, dataset.sample_rate)
-                writer.add_audio("audio/target", batch["audio"][0], step, dataset.sample_rate)
+                for name, audio in output.audio.items():
+                    writer.add_audio(f"audio/{name}", audio, step, task.sample_rate)
             if bar is not None and limit > 0:
                 bar.set_postfix(step=step + 1, loss=f"{loss_value:.3f}", refresh=False)
                 bar.update(min(time.time() - began, limit) - bar.n)
@@ -193,12 +180,10 @@ def _train(rank, world, data_dir, run_dir, config, resume, progress, log) -> dic
         if done % config.train.checkpoint_every == 0 or done == config.train.steps or out_of_time:
             if rank == 0:
                 losses_file.flush()
-                save_checkpoint(run_dir, done, model, optimizer,
-                                {"config": config.to_dict(), "stats": dataset.stats, "world_size": world,
-                                 "f0_method": dataset.settings["f0_method"],
-                                 "f0_refine": dataset.settings.get("f0_refine", False),
+                save_checkpoint(run_dir, done, model, optimizers["model"],
+                                {"config": config.to_dict(), **task.checkpoint_state(), "world_size": world,
                                  "averaged_steps": int(average.n_averaged) if average is not None else 0},
-                                average=average.module if average is not None else None)
+                                average=average.module if average is not None else None, extras=extras)
             if world > 1:
                 dist.barrier()
         if out_of_time:
@@ -213,3 +198,28 @@ def _train(rank, world, data_dir, run_dir, config, resume, progress, log) -> dic
         writer.close()
     return {"step": done, "loss": loss_value,
             "seconds": time.time() - began}
+
+
+def _update(losses: dict, modules: dict, optimizers: dict, grad_clip: float, step: int) -> dict[str, float]:
+    """One optimiser step per module named in ``losses``, in its order; ``{module: its summed loss}``.
+
+    Each module descends the sum of its terms, its gradient norm clipped to ``grad_clip``.
+    """
+    if "model" not in losses or not set(losses) <= set(modules):
+        raise ValueError(f"training_step: expected losses for 'model' and any of {list(modules)}, "
+                         f"received {list(losses)}")
+    totals = {}
+    for name, terms in losses.items():
+        values = list(terms.values())
+        total = values[0]
+        for value in values[1:]:
+            total = total + value
+        optimizers[name].zero_grad(set_to_none=True)
+        total.backward()
+        torch.nn.utils.clip_grad_norm_(modules[name].parameters(), grad_clip)
+        optimizers[name].step()
+        totals[name] = float(total.detach())
+        if not np.isfinite(totals[name]):
+            raise RuntimeError(f"train: the {name} loss became {totals[name]} at step {step}; "
+                               "the last checkpoint is intact")
+    return totals

@@ -1,0 +1,63 @@
+"""The DDSP autoencoder task (Engel et al. 2020): resynthesise prepared recordings from their f0 and loudness.
+
+Data: a folder written by ``torchddsp prepare`` (``PreparedDataset``); each step draws
+``train.batch_size`` random crops of ``train.crop_seconds``. Model: ``DDSPAutoencoder`` built from
+the ``[model]`` table, whose sample rate and hop size are replaced by the data's, with the data's
+loudness statistics. Losses: the ``[losses]`` table on the output against the recorded audio
+(default: the multi-resolution STFT loss alone).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ...data import PreparedDataset
+from ...models import DDSPAutoencoder, ModelConfig
+from ..losses import WeightedLosses
+from ..task import StepOutput, Task
+
+
+def noise_seed(seed: int, step: int, world: int, rank: int) -> int:
+    """The synthesiser noise seed of ``step`` on ``rank`` (distinct per rank and step)."""
+    return (seed * 1_000_003 + step * world + rank) % (2 ** 63)
+
+
+def sample_batch(dataset: PreparedDataset, seed: int, step: int, rank: int, batch_size: int, crop_frames: int):
+    """The batch of ``step`` on ``rank``: a pure function of its arguments (resumable, reproducible)."""
+    return dataset.sample(np.random.default_rng([seed, step, rank]), batch_size, crop_frames)
+
+
+class AutoencoderTask(Task):
+    """DDSP autoencoder on a prepared folder (see the module docstring)."""
+
+    name = "autoencoder"
+    model_config = ModelConfig
+    default_losses = {"multi_resolution_stft": {"weight": 1.0}}
+
+    def __init__(self, config, data_dir: str | Path):
+        super().__init__(config, data_dir)
+        self.dataset = dataset = PreparedDataset(data_dir)
+        config.model.sample_rate, config.model.hop_size = dataset.sample_rate, dataset.hop_size
+        self.sample_rate = dataset.sample_rate
+        self.crop_frames = max(1, round(config.train.crop_seconds * dataset.sample_rate / dataset.hop_size))
+        self.losses = WeightedLosses(config.losses, dataset.sample_rate, dataset.hop_size)
+
+    def build_modules(self) -> dict[str, torch.nn.Module]:
+        model = DDSPAutoencoder(self.config.model)
+        if "loudness_mean" in self.dataset.stats:
+            model.set_statistics(self.dataset.stats["loudness_mean"], self.dataset.stats["loudness_std"])
+        return {"model": model}
+
+    def training_step(self, modules, step: int, rank: int, world: int) -> StepOutput:
+        train = self.config.train
+        batch = sample_batch(self.dataset, train.seed, step, rank, train.batch_size, self.crop_frames)
+        audio = modules["model"](batch["f0_hz"], batch["loudness_db"], noise_seed=noise_seed(train.seed, step, world, rank))
+        return StepOutput({"model": self.losses(audio, batch["audio"])},
+                          {"resynthesis": audio[0].detach().clamp(-1, 1), "target": batch["audio"][0]})
+
+    def checkpoint_state(self) -> dict:
+        return {"stats": self.dataset.stats, "f0_method": self.dataset.settings["f0_method"],
+                "f0_refine": self.dataset.settings.get("f0_refine", False)}
