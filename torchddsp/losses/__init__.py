@@ -2,18 +2,21 @@
 
 Every loss has a function (``snake_case``) and an ``nn.Module`` wrapping it (``CamelCase``). Inputs
 are ``(..., time)`` (prediction first, target second); losses are computed per item of the leading
-dimensions and reduced with ``reduction="mean" | "sum" | "none"``. See ``docs/losses.md``.
+dimensions and reduced with ``reduction="mean" | "sum" | "none"`` (:mod:`.reduction`, the checks and
+reduction every loss shares). See ``docs/losses.md``.
 """
 
+from ..functional.spectral.stft import stft_magnitude
 from .loudness import LoudnessL1Loss, loudness_l1_loss
 from .mel import MelMultiResolutionSTFTLoss, mel_multi_resolution_stft_loss
 from .multi_resolution import MultiResolutionSTFTLoss, multi_resolution_stft_loss
-from ..functional.spectral.stft import stft_magnitude
+from .reduction import REDUCTIONS, check_signal_pair, reduce_items
 from .spectral import (LinearMagnitudeDistance, LogMagnitudeDistance, SpectralConvergence, STFTLoss, STFTMagnitude,
                        linear_magnitude_distance, log_magnitude_distance, spectral_convergence, stft_loss)
 from .waveform import WaveformL1Loss, WaveformL2Loss, waveform_l1_loss, waveform_l2_loss
 
 __all__ = [
+    "REDUCTIONS", "check_signal_pair", "reduce_items",
     "waveform_l1_loss", "waveform_l2_loss", "WaveformL1Loss", "WaveformL2Loss",
     "stft_magnitude", "STFTMagnitude",
     "spectral_convergence", "log_magnitude_distance", "linear_magnitude_distance",

@@ -20,7 +20,7 @@ import torch
 
 from .._checks import check_choice, check_positive, check_positive_int
 from ..features.loudness import loudness
-from .spectral import _REDUCTIONS, _check_signal_pair, _reduce
+from .reduction import REDUCTIONS, check_signal_pair, reduce_items
 
 __all__ = ["loudness_l1_loss", "LoudnessL1Loss"]
 
@@ -36,12 +36,12 @@ def loudness_l1_loss(input: torch.Tensor, target: torch.Tensor, sample_rate: flo
         n_fft: loudness window (default :func:`~torchddsp.features.default_loudness_n_fft`, 128 ms).
         reduction: ``"mean"`` | ``"sum"`` over items, or ``"none"`` for per-item losses ``(...)``.
     """
-    check_choice("reduction", reduction, _REDUCTIONS)
-    x, y, lead = _check_signal_pair(input, target)
+    check_choice("reduction", reduction, REDUCTIONS)
+    x, y, lead = check_signal_pair(input, target)
     per_item = (loudness(x, sample_rate, hop_size, n_fft) - loudness(y, sample_rate, hop_size, n_fft)).abs().mean(-1)
     if reduction == "none":
         return per_item.reshape(lead)
-    return _reduce(per_item, reduction)
+    return reduce_items(per_item, reduction)
 
 
 class LoudnessL1Loss(torch.nn.Module):
@@ -59,7 +59,7 @@ class LoudnessL1Loss(torch.nn.Module):
         check_positive_int("hop_size", hop_size)
         if n_fft is not None:
             check_positive_int("n_fft", n_fft)
-        check_choice("reduction", reduction, _REDUCTIONS)
+        check_choice("reduction", reduction, REDUCTIONS)
         self.sample_rate, self.hop_size, self.n_fft, self.reduction = sample_rate, hop_size, n_fft, reduction
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

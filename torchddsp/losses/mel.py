@@ -17,8 +17,8 @@ import torch
 from .._checks import check_choice, check_tensor
 from ..functional.spectral.mel import mel_filterbank
 from ..functional.spectral.stft import WindowSpec
-from .multi_resolution import _multi_resolution, _resolution_configs, _RESOLUTION_REDUCTIONS
-from .spectral import _check_common, _check_weights
+from .multi_resolution import multi_resolution_terms, resolution_configs, RESOLUTION_REDUCTIONS
+from .spectral import check_spectral_options, check_term_weights
 
 __all__ = ["mel_multi_resolution_stft_loss", "MelMultiResolutionSTFTLoss"]
 
@@ -38,7 +38,7 @@ def _n_mels_list(n_mels, n_ffts) -> list[int]:
 
 def _mel_setup(sample_rate, n_ffts, hop_lengths, win_lengths, n_mels, f_min, f_max, mel_scale, norm, window,
                center, pad_mode):
-    cfgs = _resolution_configs(n_ffts, hop_lengths, win_lengths, window, center, pad_mode)
+    cfgs = resolution_configs(n_ffts, hop_lengths, win_lengths, window, center, pad_mode)
     mels = _n_mels_list(n_mels, [c.n_fft for c in cfgs])
     filterbanks = [mel_filterbank(sample_rate, cfg.n_fft, m, f_min, f_max, mel_scale, norm, dtype=torch.float64)
                    for cfg, m in zip(cfgs, mels)]                  # validates; raises on empty filters
@@ -79,15 +79,15 @@ def mel_multi_resolution_stft_loss(input: torch.Tensor, target: torch.Tensor, sa
     sample_rate=sr)`` with ``sc_pooling="batch"`` (auraloss builds its filterbank with librosa's
     defaults: Slaney scale and norm, 0 Hz to Nyquist).
     """
-    weights = _check_weights(w_sc, w_log_mag, w_lin_mag)
-    eps, log_eps = _check_common(reduction, sc_pooling, implementation, w_sc, eps, log_eps)
-    check_choice("resolution_reduction", resolution_reduction, _RESOLUTION_REDUCTIONS)
+    weights = check_term_weights(w_sc, w_log_mag, w_lin_mag)
+    eps, log_eps = check_spectral_options(reduction, sc_pooling, implementation, w_sc, eps, log_eps)
+    check_choice("resolution_reduction", resolution_reduction, RESOLUTION_REDUCTIONS)
     cfgs, filterbanks = _mel_setup(sample_rate, n_ffts, hop_lengths, win_lengths, n_mels, f_min, f_max, mel_scale, norm,
                             window, center, pad_mode)
     check_tensor("input", input, min_dim=1)
     dtype = torch.promote_types(input.dtype, target.dtype) if isinstance(target, torch.Tensor) else input.dtype
     fbs = [fb.to(dtype=dtype, device=input.device) for fb in filterbanks]
-    return _multi_resolution(input, target, cfgs, fbs, weights, eps, log_eps, reduction, sc_pooling,
+    return multi_resolution_terms(input, target, cfgs, fbs, weights, eps, log_eps, reduction, sc_pooling,
                              resolution_reduction, implementation)
 
 
@@ -108,9 +108,9 @@ class MelMultiResolutionSTFTLoss(torch.nn.Module):
                  log_eps: float = 0.0, center: bool = True, pad_mode: str = "reflect", reduction: str = "mean",
                  sc_pooling: str = "item", resolution_reduction: str = "mean", implementation: str = "fused"):
         super().__init__()
-        _check_weights(w_sc, w_log_mag, w_lin_mag)
-        _check_common(reduction, sc_pooling, implementation, w_sc, eps, log_eps)
-        check_choice("resolution_reduction", resolution_reduction, _RESOLUTION_REDUCTIONS)
+        check_term_weights(w_sc, w_log_mag, w_lin_mag)
+        check_spectral_options(reduction, sc_pooling, implementation, w_sc, eps, log_eps)
+        check_choice("resolution_reduction", resolution_reduction, RESOLUTION_REDUCTIONS)
         _mel_setup(sample_rate, n_ffts, hop_lengths, win_lengths, n_mels, f_min, f_max, mel_scale, norm, window,
                    center, pad_mode)
         self.sample_rate = sample_rate

@@ -24,11 +24,14 @@ import torch
 
 from .._checks import check_choice
 from ..functional.spectral.stft import STFTConfig, WindowSpec
-from .spectral import _check_common, _check_signal_pair, _check_weights, _finish, _spectral_loss_per_resolution
+from .reduction import check_signal_pair
+from .spectral import check_spectral_options, check_term_weights, finish_spectral_loss, spectral_terms
 
-__all__ = ["multi_resolution_stft_loss", "MultiResolutionSTFTLoss"]
+__all__ = ["multi_resolution_stft_loss", "MultiResolutionSTFTLoss",
+           # building blocks of the mel loss
+           "RESOLUTION_REDUCTIONS", "resolution_configs", "multi_resolution_terms"]
 
-_RESOLUTION_REDUCTIONS = ("mean", "sum")
+RESOLUTION_REDUCTIONS = ("mean", "sum")
 
 
 def _as_int_list(name: str, values, n: int | None) -> list:
@@ -43,7 +46,8 @@ def _as_int_list(name: str, values, n: int | None) -> list:
     return values
 
 
-def _resolution_configs(n_ffts, hop_lengths, win_lengths, window, center, pad_mode) -> list[STFTConfig]:
+def resolution_configs(n_ffts, hop_lengths, win_lengths, window, center, pad_mode) -> list[STFTConfig]:
+    """One validated :class:`~torchddsp.functional.spectral.STFTConfig` per FFT size."""
     n_ffts = _as_int_list("n_ffts", n_ffts, None)
     if not n_ffts:
         raise ValueError("n_ffts: expected at least one FFT size, received an empty sequence")
@@ -52,16 +56,16 @@ def _resolution_configs(n_ffts, hop_lengths, win_lengths, window, center, pad_mo
     return [STFTConfig(n, h, w, window, center, pad_mode) for n, h, w in zip(n_ffts, hops, wins)]
 
 
-def _multi_resolution(input, target, cfgs, filterbanks, weights, eps, log_eps, reduction, sc_pooling,
-                      resolution_reduction, implementation):
+def multi_resolution_terms(input, target, cfgs, filterbanks, weights, eps, log_eps, reduction, sc_pooling,
+                           resolution_reduction, implementation):
     """Shared body of the linear- and mel-frequency multi-resolution losses."""
-    x, y, lead = _check_signal_pair(input, target)
+    x, y, lead = check_signal_pair(input, target)
     for cfg in cfgs:
         cfg.check_length("input", x.shape[-1])
     total = None
     for cfg, fb in zip(cfgs, filterbanks):
-        per_item, num, den = _spectral_loss_per_resolution(x, y, cfg, fb, weights, eps, log_eps, implementation)
-        term = _finish(per_item, num, den, weights[0], sc_pooling, reduction, lead)
+        per_item, num, den = spectral_terms(x, y, cfg, fb, weights, eps, log_eps, implementation)
+        term = finish_spectral_loss(per_item, num, den, weights[0], sc_pooling, reduction, lead)
         total = term if total is None else total + term
     if resolution_reduction == "mean":
         total = total / len(cfgs)
@@ -97,11 +101,11 @@ def multi_resolution_stft_loss(input: torch.Tensor, target: torch.Tensor,
     Returns:
         A scalar, or ``(...)`` per-item losses with ``reduction="none"``.
     """
-    weights = _check_weights(w_sc, w_log_mag, w_lin_mag)
-    eps, log_eps = _check_common(reduction, sc_pooling, implementation, w_sc, eps, log_eps)
-    check_choice("resolution_reduction", resolution_reduction, _RESOLUTION_REDUCTIONS)
-    cfgs = _resolution_configs(n_ffts, hop_lengths, win_lengths, window, center, pad_mode)
-    return _multi_resolution(input, target, cfgs, [None] * len(cfgs), weights, eps, log_eps, reduction,
+    weights = check_term_weights(w_sc, w_log_mag, w_lin_mag)
+    eps, log_eps = check_spectral_options(reduction, sc_pooling, implementation, w_sc, eps, log_eps)
+    check_choice("resolution_reduction", resolution_reduction, RESOLUTION_REDUCTIONS)
+    cfgs = resolution_configs(n_ffts, hop_lengths, win_lengths, window, center, pad_mode)
+    return multi_resolution_terms(input, target, cfgs, [None] * len(cfgs), weights, eps, log_eps, reduction,
                              sc_pooling, resolution_reduction, implementation)
 
 
@@ -121,10 +125,10 @@ class MultiResolutionSTFTLoss(torch.nn.Module):
                  pad_mode: str = "reflect", reduction: str = "mean", sc_pooling: str = "item",
                  resolution_reduction: str = "mean", implementation: str = "fused"):
         super().__init__()
-        _check_weights(w_sc, w_log_mag, w_lin_mag)
-        _check_common(reduction, sc_pooling, implementation, w_sc, eps, log_eps)
-        check_choice("resolution_reduction", resolution_reduction, _RESOLUTION_REDUCTIONS)
-        _resolution_configs(n_ffts, hop_lengths, win_lengths, window, center, pad_mode)
+        check_term_weights(w_sc, w_log_mag, w_lin_mag)
+        check_spectral_options(reduction, sc_pooling, implementation, w_sc, eps, log_eps)
+        check_choice("resolution_reduction", resolution_reduction, RESOLUTION_REDUCTIONS)
+        resolution_configs(n_ffts, hop_lengths, win_lengths, window, center, pad_mode)
         self.kwargs = dict(n_ffts=tuple(n_ffts), hop_lengths=None if hop_lengths is None else tuple(hop_lengths),
                            win_lengths=None if win_lengths is None else tuple(win_lengths), window=window,
                            w_sc=w_sc, w_log_mag=w_log_mag, w_lin_mag=w_lin_mag, eps=eps, log_eps=log_eps,

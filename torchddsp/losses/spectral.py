@@ -46,8 +46,8 @@ import torch
 
 from .._checks import check_choice, check_nonnegative, check_tensor
 from ..functional.spectral.stft import STFTConfig, WindowSpec, check_eps, power_spectrum, stft_magnitude
+from .reduction import REDUCTIONS, check_signal_pair, reduce_items
 
-_REDUCTIONS = ("none", "mean", "sum")
 _IMPLEMENTATIONS = ("fused", "autograd")
 _SC_POOLINGS = ("item", "batch")
 
@@ -55,44 +55,20 @@ __all__ = [
     "spectral_convergence", "log_magnitude_distance", "linear_magnitude_distance",
     "stft_loss", "STFTMagnitude", "SpectralConvergence", "LogMagnitudeDistance",
     "LinearMagnitudeDistance", "STFTLoss",
+    # building blocks of the multi-resolution and mel losses
+    "check_term_weights", "check_spectral_options", "spectral_terms", "finish_spectral_loss",
 ]
 
 
 # ----------------------------------------------------------------------------- argument checks
 
-def _check_weights(w_sc, w_log_mag, w_lin_mag) -> tuple[float, float, float]:
+def check_term_weights(w_sc, w_log_mag, w_lin_mag) -> tuple[float, float, float]:
+    """The three term weights: each >= 0, not all 0."""
     weights = (check_nonnegative("w_sc", w_sc), check_nonnegative("w_log_mag", w_log_mag),
                check_nonnegative("w_lin_mag", w_lin_mag))
     if not any(weights):
         raise ValueError("w_sc, w_log_mag, w_lin_mag: expected at least one weight > 0, received all zero")
     return weights
-
-
-def _check_signal_pair(input, target) -> tuple[torch.Tensor, torch.Tensor, torch.Size]:
-    """Validate ``input``/``target`` ``(..., time)`` and broadcast their leading dimensions.
-
-    Returns both flattened to ``(items, time)`` in a common floating dtype, and the leading shape.
-    """
-    check_tensor("input", input, min_dim=1)
-    check_tensor("target", target, min_dim=1)
-    for name, t in (("input", input), ("target", target)):
-        if t.is_complex():
-            raise ValueError(f"{name}: expected a real floating-point tensor, received dtype {t.dtype}")
-    if input.shape[-1] != target.shape[-1]:
-        raise ValueError(f"target: expected the same number of samples (last axis) as input, "
-                         f"received {target.shape[-1]} and input has {input.shape[-1]}")
-    if input.device != target.device:
-        raise ValueError(f"target: expected a tensor on input's device {input.device}, received {target.device}")
-    try:
-        lead = torch.broadcast_shapes(input.shape[:-1], target.shape[:-1])
-    except RuntimeError:
-        raise ValueError(f"input and target: expected broadcastable leading (batch) shapes, received "
-                         f"{tuple(input.shape[:-1])} and {tuple(target.shape[:-1])}") from None
-    dtype = torch.promote_types(input.dtype, target.dtype)
-    time = input.shape[-1]
-    x = input.to(dtype).expand(*lead, time).reshape(-1, time)
-    y = target.to(dtype).expand(*lead, time).reshape(-1, time)
-    return x, y, lead
 
 
 def _check_magnitude_pair(input_mag, target_mag) -> None:
@@ -109,14 +85,6 @@ def _check_magnitude_pair(input_mag, target_mag) -> None:
 
 
 # ----------------------------------------------------------------------------- terms on magnitudes
-
-def _reduce(per_item: torch.Tensor, reduction: str) -> torch.Tensor:
-    if reduction == "mean":
-        return per_item.mean()
-    if reduction == "sum":
-        return per_item.sum()
-    return per_item
-
 
 def _safe_sqrt(v: torch.Tensor) -> torch.Tensor:
     """sqrt with gradient 0 (not inf) at 0, so a perfect match gives finite gradients."""
@@ -136,10 +104,10 @@ def spectral_convergence(input_mag: torch.Tensor, target_mag: torch.Tensor, redu
     A perfect match has a finite (zero) gradient.
     """
     _check_magnitude_pair(input_mag, target_mag)
-    check_choice("reduction", reduction, _REDUCTIONS)
+    check_choice("reduction", reduction, REDUCTIONS)
     num = _safe_sqrt((target_mag - input_mag).square().sum((-2, -1)))
     den = target_mag.square().sum((-2, -1)).sqrt()
-    return _reduce(num / den, reduction)
+    return reduce_items(num / den, reduction)
 
 
 def log_magnitude_distance(input_mag: torch.Tensor, target_mag: torch.Tensor, log_eps: float = 0.0,
@@ -155,10 +123,10 @@ def log_magnitude_distance(input_mag: torch.Tensor, target_mag: torch.Tensor, lo
     Arık et al. 2019; Engel et al. 2020.
     """
     _check_magnitude_pair(input_mag, target_mag)
-    check_choice("reduction", reduction, _REDUCTIONS)
+    check_choice("reduction", reduction, REDUCTIONS)
     log_eps = check_nonnegative("log_eps", log_eps)
     d = torch.log(input_mag + log_eps) - torch.log(target_mag + log_eps)
-    return _reduce(d.abs().mean((-2, -1)), reduction)
+    return reduce_items(d.abs().mean((-2, -1)), reduction)
 
 
 def linear_magnitude_distance(input_mag: torch.Tensor, target_mag: torch.Tensor,
@@ -170,8 +138,8 @@ def linear_magnitude_distance(input_mag: torch.Tensor, target_mag: torch.Tensor,
         reduction: ``"mean"`` | ``"sum"`` over items, or ``"none"``.
     """
     _check_magnitude_pair(input_mag, target_mag)
-    check_choice("reduction", reduction, _REDUCTIONS)
-    return _reduce((input_mag - target_mag).abs().mean((-2, -1)), reduction)
+    check_choice("reduction", reduction, REDUCTIONS)
+    return reduce_items((input_mag - target_mag).abs().mean((-2, -1)), reduction)
 
 
 # ----------------------------------------------------------------------------- fused statistics
@@ -285,8 +253,11 @@ def _stats_autograd(x, y, window, fb, cfg, eps, log_eps, need):
     return torch.stack(cols, dim=-1)
 
 
-def _spectral_loss_per_resolution(x, y, cfg: STFTConfig, fb, weights, eps, log_eps, implementation):
-    """Per-item ``(B,)`` losses and pooled SC pieces for one resolution (inputs already flattened)."""
+def spectral_terms(x, y, cfg: STFTConfig, fb, weights, eps, log_eps, implementation):
+    """One resolution of a spectral loss on flattened signals ``x``, ``y`` ``(B, time)``: the per-item
+    ``(B,)`` weighted log and linear terms and the spectral convergence's squared numerator and
+    denominator ``(B,)`` each (pooled per item or over the batch by :func:`finish_spectral_loss`).
+    ``fb``: an optional ``(n_mels, freq)`` filterbank applied to the magnitudes first."""
     w_sc, w_log, w_lin = weights
     need = (w_sc > 0, w_lin > 0, w_log > 0)
     window = cfg.window_tensor(x.dtype, x.device)
@@ -303,7 +274,7 @@ def _spectral_loss_per_resolution(x, y, cfg: STFTConfig, fb, weights, eps, log_e
     return per_item, stats[:, _SC_NUM], stats[:, _SC_DEN]
 
 
-def _finish(per_item, sc_num, sc_den, w_sc, sc_pooling, reduction, lead):
+def finish_spectral_loss(per_item, sc_num, sc_den, w_sc, sc_pooling, reduction, lead):
     """Add the spectral-convergence term (per item or pooled) and reduce over items."""
     if w_sc:
         if sc_pooling == "item":
@@ -313,11 +284,12 @@ def _finish(per_item, sc_num, sc_den, w_sc, sc_pooling, reduction, lead):
             per_item = per_item + w_sc * pooled
     if reduction == "none":
         return per_item.reshape(lead)
-    return _reduce(per_item, reduction)
+    return reduce_items(per_item, reduction)
 
 
-def _check_common(reduction, sc_pooling, implementation, w_sc, eps, log_eps):
-    check_choice("reduction", reduction, _REDUCTIONS)
+def check_spectral_options(reduction, sc_pooling, implementation, w_sc, eps, log_eps):
+    """Validate the options shared by the spectral losses; returns ``(eps, log_eps)`` as floats."""
+    check_choice("reduction", reduction, REDUCTIONS)
     check_choice("sc_pooling", sc_pooling, _SC_POOLINGS)
     check_choice("implementation", implementation, _IMPLEMENTATIONS)
     if sc_pooling == "batch" and reduction == "none" and w_sc:
@@ -353,13 +325,13 @@ def stft_loss(input: torch.Tensor, target: torch.Tensor, n_fft: int = 1024, hop_
 
     Safe on silence: an all-zero input and/or target gives a finite value and gradient.
     """
-    weights = _check_weights(w_sc, w_log_mag, w_lin_mag)
-    eps, log_eps = _check_common(reduction, sc_pooling, implementation, w_sc, eps, log_eps)
+    weights = check_term_weights(w_sc, w_log_mag, w_lin_mag)
+    eps, log_eps = check_spectral_options(reduction, sc_pooling, implementation, w_sc, eps, log_eps)
     cfg = STFTConfig(n_fft, hop_length, win_length, window, center, pad_mode)
-    x, y, lead = _check_signal_pair(input, target)
+    x, y, lead = check_signal_pair(input, target)
     cfg.check_length("input", x.shape[-1])
-    per_item, num, den = _spectral_loss_per_resolution(x, y, cfg, None, weights, eps, log_eps, implementation)
-    return _finish(per_item, num, den, weights[0], sc_pooling, reduction, lead)
+    per_item, num, den = spectral_terms(x, y, cfg, None, weights, eps, log_eps, implementation)
+    return finish_spectral_loss(per_item, num, den, weights[0], sc_pooling, reduction, lead)
 
 
 # ----------------------------------------------------------------------------- modules
@@ -385,7 +357,7 @@ class SpectralConvergence(torch.nn.Module):
 
     def __init__(self, reduction: str = "mean"):
         super().__init__()
-        check_choice("reduction", reduction, _REDUCTIONS)
+        check_choice("reduction", reduction, REDUCTIONS)
         self.reduction = reduction
 
     def forward(self, input_mag: torch.Tensor, target_mag: torch.Tensor) -> torch.Tensor:
@@ -397,7 +369,7 @@ class LogMagnitudeDistance(torch.nn.Module):
 
     def __init__(self, log_eps: float = 0.0, reduction: str = "mean"):
         super().__init__()
-        check_choice("reduction", reduction, _REDUCTIONS)
+        check_choice("reduction", reduction, REDUCTIONS)
         self.log_eps = check_nonnegative("log_eps", log_eps)
         self.reduction = reduction
 
@@ -410,7 +382,7 @@ class LinearMagnitudeDistance(torch.nn.Module):
 
     def __init__(self, reduction: str = "mean"):
         super().__init__()
-        check_choice("reduction", reduction, _REDUCTIONS)
+        check_choice("reduction", reduction, REDUCTIONS)
         self.reduction = reduction
 
     def forward(self, input_mag: torch.Tensor, target_mag: torch.Tensor) -> torch.Tensor:
@@ -426,8 +398,8 @@ class STFTLoss(torch.nn.Module):
                  pad_mode: str = "reflect", reduction: str = "mean", sc_pooling: str = "item",
                  implementation: str = "fused"):
         super().__init__()
-        _check_weights(w_sc, w_log_mag, w_lin_mag)
-        _check_common(reduction, sc_pooling, implementation, w_sc, eps, log_eps)
+        check_term_weights(w_sc, w_log_mag, w_lin_mag)
+        check_spectral_options(reduction, sc_pooling, implementation, w_sc, eps, log_eps)
         STFTConfig(n_fft, hop_length, win_length, window, center, pad_mode)
         self.kwargs = dict(n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window,
                            w_sc=w_sc, w_log_mag=w_log_mag, w_lin_mag=w_lin_mag, eps=eps, log_eps=log_eps,

@@ -19,19 +19,19 @@ from __future__ import annotations
 import torch
 
 from .._checks import check_choice
-from .spectral import _REDUCTIONS, _check_signal_pair, _reduce
+from .reduction import REDUCTIONS, check_signal_pair, reduce_items
 
 __all__ = ["waveform_l1_loss", "waveform_l2_loss", "WaveformL1Loss", "WaveformL2Loss"]
 
 
 def _per_item(input, target, squared: bool, reduction: str) -> torch.Tensor:
-    check_choice("reduction", reduction, _REDUCTIONS)
-    x, y, lead = _check_signal_pair(input, target)
+    check_choice("reduction", reduction, REDUCTIONS)
+    x, y, lead = check_signal_pair(input, target)
     d = x - y
     per_item = (d.square() if squared else d.abs()).mean(-1)
     if reduction == "none":
         return per_item.reshape(lead)
-    return _reduce(per_item, reduction)
+    return reduce_items(per_item, reduction)
 
 
 def waveform_l1_loss(input: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
@@ -60,7 +60,7 @@ class WaveformL1Loss(torch.nn.Module):
 
     def __init__(self, reduction: str = "mean"):
         super().__init__()
-        check_choice("reduction", reduction, _REDUCTIONS)
+        check_choice("reduction", reduction, REDUCTIONS)
         self.reduction = reduction
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -72,7 +72,7 @@ class WaveformL2Loss(torch.nn.Module):
 
     def __init__(self, reduction: str = "mean"):
         super().__init__()
-        check_choice("reduction", reduction, _REDUCTIONS)
+        check_choice("reduction", reduction, REDUCTIONS)
         self.reduction = reduction
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
