@@ -226,3 +226,20 @@ def test_corrupt_weights_file_is_a_clear_error(tmp_path):
     (path / "model.safetensors").write_bytes(data[:len(data) // 2])
     with pytest.raises(ValueError, match="model.safetensors"):
         load_checkpoint(path, trained_pair(steps=0)[0])
+
+
+def test_extra_modules_round_trip_beside_the_model_and_cannot_take_its_names(tmp_path):
+    model, optimizer = trained_pair(seed=0)
+    critic, critic_optimizer = trained_pair(seed=3)
+    path = save_checkpoint(tmp_path, 2, model, optimizer, {}, extras={"critic": (critic, critic_optimizer)})
+    assert {"critic.safetensors", "critic.optimizer.pt"} <= {p.name for p in path.iterdir()}
+    fresh, fresh_optimizer = trained_pair(seed=4, steps=0)
+    load_checkpoint(path, extras={"critic": (fresh, fresh_optimizer)})
+    for name, value in critic.state_dict().items():
+        torch.testing.assert_close(fresh.state_dict()[name], value, rtol=0, atol=0)
+    assert fresh_optimizer.state_dict()["state"][0]["step"] == critic_optimizer.state_dict()["state"][0]["step"]
+    for name in ("model", "average", "state", "has.dot"):
+        with pytest.raises(ValueError, match="extras"):
+            save_checkpoint(tmp_path, 3, model, optimizer, {}, extras={name: (critic, critic_optimizer)})
+    with pytest.raises(ValueError, match="other.safetensors"):
+        load_checkpoint(path, extras={"other": (fresh, fresh_optimizer)})

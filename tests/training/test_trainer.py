@@ -252,17 +252,9 @@ def test_same_config_gives_the_same_weights(tone_data, tmp_path):
         torch.testing.assert_close(b[name], a[name], rtol=0, atol=0, msg=lambda m, n=name: f"{n}: {m}")
 
 
-# ``python -m torchddsp`` after seeding torch's global RNG: a stand-in for seeding the model's
-# initialisation from train.seed, which the trainer does not do (see the xfail test above; torch
-# seeds each fresh process randomly, so two plain runs start from different weights).
-SEEDED_LAUNCH = ("import runpy, sys, torch; torch.manual_seed(1234); "
-                 "runpy.run_module('torchddsp', run_name='__main__', alter_sys=True)")
-
-
-def cli_command(data, run_dir, overrides, *extra, seeded=False):
+def cli_command(data, run_dir, overrides, *extra):
     sets = sum((["--set", s] for s in overrides), [])
-    launch = ["-c", SEEDED_LAUNCH] if seeded else ["-m", "torchddsp"]
-    return [sys.executable, *launch, "train", str(data), str(run_dir), "--config", "small", "--quiet", *sets, *extra]
+    return [sys.executable, "-m", "torchddsp", "train", str(data), str(run_dir), "--config", "small", "--quiet", *sets, *extra]
 
 
 @pytest.mark.slow
@@ -270,9 +262,9 @@ def test_killed_run_resumes_to_the_weights_of_an_uninterrupted_run(tone_data, tm
     overrides = TINY + ["train.steps=30", "train.checkpoint_every=5", "train.average_decay=0.9"]
     killed_dir, full_dir = tmp_path / "killed", tmp_path / "full"
     logs = {name: open(tmp_path / f"{name}.log", "w") for name in ("killed", "full")}
-    killed = subprocess.Popen(cli_command(tone_data, killed_dir, overrides, seeded=True), stdout=logs["killed"],
+    killed = subprocess.Popen(cli_command(tone_data, killed_dir, overrides), stdout=logs["killed"],
                               stderr=subprocess.STDOUT)
-    full = subprocess.Popen(cli_command(tone_data, full_dir, overrides, seeded=True), stdout=logs["full"],
+    full = subprocess.Popen(cli_command(tone_data, full_dir, overrides), stdout=logs["full"],
                             stderr=subprocess.STDOUT)
     try:
         deadline = time.time() + 240
