@@ -18,7 +18,7 @@ from torchddsp.data import prepare
 from torchddsp.features import extract_features
 from torchddsp.inference import (CONFIDENCE_THRESHOLD, analyse, automatic_shifts, load_trained, resynthesize,
                                  transfer)
-from torchddsp.training import load_config, train
+from torchddsp.training import latest_checkpoint, load_config, train
 from torchddsp.features import crepe_weights_path
 from torchddsp.workflows import evaluate_audio, resynthesis_metrics
 
@@ -69,6 +69,20 @@ def test_load_trained_restores_the_model_and_statistics(trained, run_dir):
 def test_load_trained_without_a_checkpoint_names_run_dir(tmp_path):
     with pytest.raises(ValueError, match="run_dir"):
         load_trained(tmp_path)
+
+
+def test_load_trained_refuses_a_run_of_another_task(run_dir, tmp_path):
+    import shutil
+
+    other = tmp_path / "other"
+    shutil.copytree(run_dir, other)
+    state_file = latest_checkpoint(other) / "state.json"
+    state = json.loads(state_file.read_text())
+    assert state["config"]["task"] == "autoencoder"
+    state["config"]["task"] = "vocoder"
+    state_file.write_text(json.dumps(state))
+    with pytest.raises(ValueError, match="run_dir.*autoencoder.*'vocoder'"):
+        load_trained(other)
 
 
 @pytest.mark.parametrize("rate", [8000, 44100])

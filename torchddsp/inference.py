@@ -50,6 +50,10 @@ def load_trained(run_dir: str | Path) -> TrainedModel:
     if checkpoint is None:
         raise ValueError(f"run_dir: expected a training run with a checkpoint, received {str(run_dir)!r}")
     state = json.loads((checkpoint / "state.json").read_text())
+    task = state["config"].get("task", "autoencoder")         # runs saved before tasks existed are autoencoders
+    if task != "autoencoder":
+        raise ValueError(f"run_dir: expected a run of the autoencoder task, received {str(run_dir)!r} "
+                         f"of task {task!r}")
     model = DDSPAutoencoder(ModelConfig.from_dict(state["config"]["model"]))
     load_checkpoint(checkpoint, model, weights=inference_weights(checkpoint))
     model.eval()
