@@ -170,12 +170,13 @@ class STFTConfig:
     def adjoint(self, cotangent: torch.Tensor, window: torch.Tensor, time: int) -> torch.Tensor:
         """Adjoint of :meth:`transform`: the gradient ``(B, time)`` of a loss with respect to the
         signal, given ``cotangent = dL/dRe(X) + i dL/dIm(X)`` ``(B, frames, n_fft // 2 + 1)``.
+        ``cotangent`` is consumed: it is scaled in place (callers pass a temporary).
 
         Real inverse FFT (interior bins halved), windowing, overlap-add of the frames, then the
         adjoint of the centre padding (padded samples add onto the samples they copy).
         """
         n, hop = self.n_fft, self.hop_length
-        g = torch.fft.irfft(cotangent * _bin_weights(n, window.dtype, window.device), n, dim=-1, norm="forward")
+        g = torch.fft.irfft(cotangent.mul_(_bin_weights(n, window.dtype, window.device)), n, dim=-1, norm="forward")
         g.mul_(window)
         b, n_frames, _ = g.shape
         covered = (n_frames - 1) * hop + n
