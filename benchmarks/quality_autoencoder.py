@@ -30,7 +30,7 @@ import soundfile as sf
 import torch
 
 from torchddsp.data import prepare
-from torchddsp.data.prepare import resample
+from torchddsp.functional.core import resample
 from torchddsp.features import extract_features
 from torchddsp.functional.harmonic import harmonic_bank
 from torchddsp.inference import load_trained

@@ -1,7 +1,8 @@
 r"""A-weighted loudness per frame, as used to condition DDSP models (Engel et al. 2020).
 
 Per frame :math:`m` (Hann-windowed, ``n_fft`` samples, centred at sample ``m * hop_size``; the
-STFT of :mod:`torchddsp.functional.spectral.stft`, computed in chunks of frames) with spectrum :math:`X_{mk}` at bin frequencies :math:`f_k = k\,sr/n_{fft}`, :math:`k = 0 \dots n_{fft}/2`:
+STFT of :mod:`torchddsp.functional.spectral.stft`, computed in chunks of frames) with spectrum
+:math:`X_{mk}` at bin frequencies :math:`f_k = k\,sr/n_{fft}`, :math:`k = 0 \dots n_{fft}/2`:
 
 .. math::
     L_m = \frac{1}{K}\sum_{k} \max\!\Big(10\log_{10}\max(|X_{mk}|^2 / s^2, a_{min})

@@ -73,7 +73,8 @@ def mel_multi_resolution_stft_loss(input: torch.Tensor, target: torch.Tensor, sa
         sample_rate: of the signals, in Hz (required; nothing assumes 16 kHz).
         n_mels: filters per resolution: an int for all, one per FFT size, or ``None`` for
             ``min(128, n_fft // 8)``.
-        f_min, f_max, mel_scale, norm: as :func:`~torchddsp.functional.spectral.mel_filterbank` (defaults: 0, Nyquist, Slaney, Slaney).
+        f_min, f_max, mel_scale, norm: as :func:`~torchddsp.functional.spectral.mel_filterbank` (defaults: 0,
+            Nyquist, Slaney, Slaney).
 
     Matches ``auraloss.freq.MultiResolutionSTFTLoss(..., scale="mel", n_bins=n_mels,
     sample_rate=sr)`` with ``sc_pooling="batch"`` (auraloss builds its filterbank with librosa's
