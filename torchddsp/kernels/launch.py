@@ -46,7 +46,11 @@ def call(op, implementation, *args):
 
 def as_numpy(value):
     """A C-contiguous NumPy view of a CPU tensor (a copy only when it is not contiguous); others pass."""
-    return value.detach().contiguous().numpy() if isinstance(value, torch.Tensor) else value
+    if not isinstance(value, torch.Tensor):
+        return value
+    if not value.is_contiguous():
+        value = value.contiguous()
+    return value.detach().numpy() if value.requires_grad else value.numpy()
 
 
 def launch(kernel, batch: int, time: int, *args) -> None:
