@@ -129,3 +129,24 @@ def test_inductor_end_to_end_on_lfilter():
     torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
     for got, want in zip(grads, ref_grads):
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_decoder_training_compiles_through_nn_gru():
+    """Training takes ``nn.GRU.forward``; Dynamo traces it because ``FastGRU`` is no ``nn.GRU`` instance."""
+    torch.manual_seed(0)
+    decoder = Decoder(hidden=16, mlp_layers=1, n_harmonics=5, n_noise_bands=4)
+    f0, loudness = torch.rand(2, 30, 1), torch.randn(2, 30, 1)
+
+    def loss(f0, loudness):
+        return sum(v.square().mean() for v in decoder(f0, loudness).values())
+
+    seen = set()
+    torch._dynamo.reset()
+    value = torch.compile(loss, fullgraph=True, backend=_recording_backend(seen))(f0, loudness)
+    grads = torch.autograd.grad(value, list(decoder.parameters()))
+    ref = loss(f0, loudness)
+    ref_grads = torch.autograd.grad(ref, list(decoder.parameters()))
+    assert not seen                                   # no compiled kernel while training
+    torch.testing.assert_close(value, ref, rtol=1e-6, atol=1e-6)
+    for got, want in zip(grads, ref_grads):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
