@@ -40,6 +40,18 @@ def reference_time_varying(sos: np.ndarray, x: np.ndarray, zi: np.ndarray | None
 
 # ----------------------------------------------------------------------------- parity: fixed sections
 
+@pytest.mark.parametrize("order", [1, 2, 5, 8])
+def test_sections_equal_their_polynomial_and_are_stable(order):
+    """``random_stable_filter`` (the tests' one generator): its sections and its ``(b, a)`` are one filter."""
+    sos = random_stable_filter(order, 3, shape=(2,), radius=(0.5, 0.9), output="sos")
+    b, a = random_stable_filter(order, 3, shape=(2,), radius=(0.5, 0.9))
+    x = RNG.standard_normal((2, 300))
+    y = sosfilt(torch.tensor(sos), torch.tensor(x))
+    for i in range(2):
+        assert np.abs(np.roots(a[i])).max() <= 0.9
+        assert_matches_reference(y[i], scipy.signal.lfilter(b[i], a[i], x[i]), rtol=1e-9, atol=1e-11)
+
+
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("design", ["butter6", "ellip8", "random3"])
