@@ -116,7 +116,7 @@ def test_f0_outlier_ratio_counts_gross_errors():
 
 
 def test_small_44k_config_trains_on_the_reported_distance():
-    # configs/small_44k.toml sets the loss floors so that the training loss *is* the MSS we report,
+    # torchddsp/configs/small_44k.toml sets the loss floors so that the training loss *is* the MSS we report,
     # digital silence included (the default loss floors magnitudes at 1e-4 and would not see it).
     from torchddsp.losses import MultiResolutionSTFTLoss
     from torchddsp.training import load_config
@@ -124,11 +124,12 @@ def test_small_44k_config_trains_on_the_reported_distance():
     rng = np.random.default_rng(3)
     x = rng.standard_normal(6000) * np.repeat([1.0, 0.0, 1e-5], 2000)      # loud, digital silence, quiet
     y = 0.7 * rng.standard_normal(6000) * np.repeat([1.0, 1e-6, 1e-4], 2000)
-    train = load_config("small_44k").train
-    loss = MultiResolutionSTFTLoss(n_ffts=train.n_ffts, eps=train.loss_eps, log_eps=train.loss_log_eps)
+    options = dict(load_config("small_44k").losses["multi_resolution_stft"])       # the [losses] term
+    assert options.pop("weight") == 1.0
+    loss = MultiResolutionSTFTLoss(**options)
     value = float(loss(torch.from_numpy(y)[None], torch.from_numpy(x)[None]))
-    # The loss floors the power at loss_eps = 1e-20 (magnitude 1e-10): on an exactly zero bin that
+    # The loss floors the power at eps = 1e-20 (magnitude 1e-10): on an exactly zero bin that
     # moves log(X + 1e-7) by log(1 + 1e-3) = 1e-3, hence the tolerance.
     assert value == pytest.approx(mss_reference(x, y), rel=1e-4)
-    default = MultiResolutionSTFTLoss(n_ffts=train.n_ffts)
+    default = MultiResolutionSTFTLoss(n_ffts=options["n_ffts"])
     assert float(default(torch.from_numpy(y)[None], torch.from_numpy(x)[None])) < 0.8 * value
