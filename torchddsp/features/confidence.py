@@ -19,7 +19,7 @@ import torch
 
 from .._checks import check_tensor
 
-__all__ = ["F0_CONFIDENCE_THRESHOLD", "EVALUATION_F0_CONFIDENCE", "confident_frames"]
+__all__ = ["F0_CONFIDENCE_THRESHOLD", "EVALUATION_F0_CONFIDENCE", "confident_frames", "check_confidence_threshold"]
 
 #: Confidence at or above which a frame counts as pitched (features, data statistics, transfer).
 F0_CONFIDENCE_THRESHOLD = 0.5

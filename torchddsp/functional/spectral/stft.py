@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from ..._checks import check_choice, check_positive_int, check_tensor
 from ..core.windows import get_window
 
-__all__ = ["WindowSpec", "PAD_MODES", "STFTConfig", "stft", "istft", "stft_magnitude", "power_spectrum"]
+__all__ = ["WindowSpec", "PAD_MODES", "STFTConfig", "stft", "istft", "stft_magnitude", "power_spectrum", "check_eps"]
 
 WindowSpec = Union[str, torch.Tensor, Callable[..., torch.Tensor]]
 
