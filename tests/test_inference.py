@@ -16,7 +16,8 @@ import torch
 from torchddsp.cli import main
 from torchddsp.data import prepare
 from torchddsp.features import extract_features
-from torchddsp.inference import (CONFIDENCE_THRESHOLD, analyse, automatic_shifts, load_trained, resynthesize,
+from torchddsp.features import F0_CONFIDENCE_THRESHOLD
+from torchddsp.inference import (analyse, automatic_shifts, load_trained, resynthesize,
                                  transfer)
 from torchddsp.training import latest_checkpoint, load_config, train
 from torchddsp.features import crepe_weights_path
@@ -54,7 +55,7 @@ def trained(run_dir):
 
 def median_f0(audio, sample_rate):
     features = extract_features(torch.as_tensor(audio).float(), sample_rate, HOP)
-    confident = features["f0_confidence"] >= CONFIDENCE_THRESHOLD
+    confident = features["f0_confidence"] >= F0_CONFIDENCE_THRESHOLD
     assert confident.float().mean() > 0.5
     return float(features["f0_hz"][confident].median())
 
@@ -103,7 +104,7 @@ def test_output_length_matches_the_input_duration_at_any_rate(trained, rate):
 def test_automatic_octave_shift_moves_the_melody_into_the_training_range(trained, f0, octaves):
     result = transfer(trained, harmonic(f0, 0.6, SR), SR)
     assert result["octave_shift"] == octaves
-    voiced = result["f0_confidence"] >= CONFIDENCE_THRESHOLD
+    voiced = result["f0_confidence"] >= F0_CONFIDENCE_THRESHOLD
     np.testing.assert_allclose(float(result["f0_shifted"][voiced].median()), TRAIN_F0, rtol=0.01)
     torch.testing.assert_close(result["f0_shifted"], result["f0_hz"] * 2.0 ** octaves)
     if octaves == -1:                                         # the rendered audio is an octave lower too
@@ -113,7 +114,7 @@ def test_automatic_octave_shift_moves_the_melody_into_the_training_range(trained
 def test_automatic_loudness_shift_matches_the_training_mean(trained):
     quiet = harmonic(TRAIN_F0, 0.6, SR, amplitude=0.05)
     result = transfer(trained, quiet, SR)
-    voiced = (result["f0_confidence"] >= CONFIDENCE_THRESHOLD) & (result["f0_hz"] > 0)
+    voiced = (result["f0_confidence"] >= F0_CONFIDENCE_THRESHOLD) & (result["f0_hz"] > 0)
     expected = trained.stats["loudness_mean"] - float(result["loudness_db"][voiced].mean())
     assert result["loudness_shift_db"] == pytest.approx(expected, abs=1e-4)
     same_level = transfer(trained, harmonic(TRAIN_F0, 0.6, SR), SR)["loudness_shift_db"]

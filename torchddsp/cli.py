@@ -76,10 +76,12 @@ def _resynth_or_transfer(args: argparse.Namespace) -> int:
 
     from .inference import load_trained, resynthesize, transfer
     from .io import write_wav
-    from .workflows import read_mono, resynthesis_item, run_report, transfer_item
+    from .io import read_audio
+    from .workflows import resynthesis_item, run_report, transfer_item
 
     trained = load_trained(args.run_dir)
-    audio, sample_rate = read_mono(args.input)
+    audio, sample_rate = read_audio(args.input, mono=True)
+    audio = audio.numpy()
     if args.command == "transfer":
         result = transfer(trained, audio, sample_rate, args.octave_shift, args.loudness_shift, seed=args.seed)
         item = transfer_item(trained, f"Timbre transfer of {Path(args.input).name}", result)
@@ -99,13 +101,14 @@ def _evaluate(args: argparse.Namespace) -> int:
     import json
 
     from .inference import load_trained
-    from .workflows import evaluate_audio, read_mono
+    from .io import read_audio
+    from .workflows import evaluate_audio
 
     trained = load_trained(args.run_dir)
     rows = []
     for path in args.audio:
-        audio, sample_rate = read_mono(path)
-        row, _ = evaluate_audio(trained, audio, sample_rate, f0_tracker=args.f0_tracker)
+        audio, sample_rate = read_audio(path, mono=True)
+        row, _ = evaluate_audio(trained, audio.numpy(), sample_rate, f0_tracker=args.f0_tracker)
         rows.append({"file": path, **row})
     columns = list(rows[0])
     print(" | ".join(columns))

@@ -19,11 +19,9 @@ import numpy as np
 import torch
 
 from .functional.core.resample import resample
-from .features import extract_features
+from .features import confident_frames, extract_features
 from .models import DDSPAutoencoder, ModelConfig
 from .training.checkpoint import inference_weights, latest_checkpoint, load_checkpoint
-
-CONFIDENCE_THRESHOLD = 0.5
 
 
 @dataclass
@@ -82,7 +80,7 @@ def render(trained: TrainedModel, f0_hz: torch.Tensor, loudness_db: torch.Tensor
 
 def automatic_shifts(trained: TrainedModel, features: dict) -> tuple[int, float]:
     """(octaves, dB) that move the input's pitch and loudness into the training data's range."""
-    voiced = (features["f0_confidence"] >= CONFIDENCE_THRESHOLD) & (features["f0_hz"] > 0)
+    voiced = confident_frames(features["f0_hz"], features["f0_confidence"])
     octaves, loudness = 0, 0.0
     if bool(voiced.any()) and "f0_midi_p50" in trained.stats:
         midi = 12 * torch.log2(features["f0_hz"][voiced] / 440.0) + 69

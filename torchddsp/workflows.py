@@ -16,13 +16,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 import torch
 
 from . import metrics, report
 from .features import extract_features
 from .inference import TrainedModel, resynthesize, transfer
-from .io import write_wav
+from .features.confidence import EVALUATION_F0_CONFIDENCE, confident_frames
+from .io import read_audio, write_wav
 
 
 def resynthesis_metrics(audio: torch.Tensor, output: torch.Tensor, sample_rate: int, hop_size: int,
@@ -45,7 +45,7 @@ def resynthesis_metrics(audio: torch.Tensor, output: torch.Tensor, sample_rate: 
             f0_tracker = "yin"
             reference = extract_features(audio, sample_rate, hop_size, f0_method=f0_tracker)
     again = extract_features(output, sample_rate, hop_size, f0_method=f0_tracker)
-    confident = reference["f0_confidence"] >= metrics.EVALUATION_F0_CONFIDENCE
+    confident = confident_frames(reference["f0_hz"], reference["f0_confidence"], EVALUATION_F0_CONFIDENCE)
     return {
         "loudness_l1_db": metrics.loudness_l1(reference["loudness_db"], again["loudness_db"]),
         "f0_l1_cents": metrics.f0_l1_cents(reference["f0_hz"], again["f0_hz"], confident),
@@ -65,14 +65,6 @@ def evaluate_audio(trained: TrainedModel, audio: np.ndarray, sample_rate: int, s
     known = result if trained.f0_method == f0_tracker and not trained.f0_refine else None
     return resynthesis_metrics(result["audio"], result["output"], trained.sample_rate, trained.hop_size,
                                f0_tracker, known), result
-
-
-def read_mono(path: str | Path) -> tuple[np.ndarray, int]:
-    try:
-        data, sample_rate = sf.read(str(path), dtype="float32", always_2d=True)
-    except Exception as error:
-        raise ValueError(f"audio: cannot read {str(path)!r} ({type(error).__name__}: {error})") from None
-    return data.mean(axis=1), sample_rate
 
 
 def run_report(trained: TrainedModel, items: list[dict], path: str | Path, title: str,
@@ -162,8 +154,8 @@ def demo(out_dir: str | Path, minutes: float = 3.0, audio: str | Path | None = N
     train(out / "data", run_dir, config, resume=resume, log=log)
     log(f"demo: trained for {time.time() - began:.0f} s")
     trained = load_trained(run_dir)
-    data, sr = read_mono(source)
-    metrics_row, result = evaluate_audio(trained, data, sr)
+    data, sr = read_audio(source, mono=True)
+    metrics_row, result = evaluate_audio(trained, data.numpy(), sr)
     write_wav(out / "resynthesis.wav", result["output"].clamp(-1, 1), trained.sample_rate)
     # Transfer: a melody rendered by hand (torchddsp render's phrase) played with the learned timbre.
     controls = example_controls(4.0, 16000, 64, 60, 65)
