@@ -98,12 +98,12 @@ def test_harmonic_bank_batch_of_different_registers():
                                torch.autograd.grad(naive(amps), amps, grad_out)[0], rtol=1e-8, atol=1e-8)
 
 
-def test_harmonic_bank_audio_rate_f0_and_initial_phase():
+def test_harmonic_bank_audio_rate_f0_and_state():
     sr, hop = 8000, 16
     amps, f0 = random_controls(2, 6, 5)
     f0_audio = torch.from_numpy(np.stack([np_upsample(f0[b].numpy(), hop) for b in range(2)]))
-    y_frames, phase_frames = harmonic_bank(amps, f0, sr, hop, initial_phase=torch.tensor([0.3, 1.0], dtype=torch.float64))
-    y_audio, _ = harmonic_bank(amps, f0_audio, sr, hop, initial_phase=torch.tensor([0.3, 1.0], dtype=torch.float64))
+    y_frames, phase_frames = harmonic_bank(amps, f0, sr, hop, state=torch.tensor([0.3, 1.0], dtype=torch.float64))
+    y_audio, _ = harmonic_bank(amps, f0_audio, sr, hop, state=torch.tensor([0.3, 1.0], dtype=torch.float64))
     torch.testing.assert_close(y_frames, y_audio)
     ref = np.stack([np_harmonic(amps[b].numpy(), f0[b, :, 0].numpy(), sr, hop, phi0=p) for b, p in enumerate([0.3, 1.0])])
     assert_matches_reference(y_frames, ref)
@@ -117,10 +117,10 @@ def test_harmonic_bank_block_by_block_equals_one_shot_at_audio_rate():
     f0 = 200 + 50 * torch.rand(2, n, 1, generator=g, dtype=torch.float64)
     amps = torch.rand(2, n // hop, 8, generator=g, dtype=torch.float64)
     amps_audio = torch.from_numpy(np.stack([np_upsample(a.numpy(), hop) for a in amps]))
-    whole, _ = harmonic_bank(amps_audio, f0, sr, 1, initial_phase=torch.zeros(2, dtype=torch.float64))
+    whole, _ = harmonic_bank(amps_audio, f0, sr, 1, state=torch.zeros(2, dtype=torch.float64))
     phase, blocks = torch.zeros(2, dtype=torch.float64), []
     for start in range(0, n, 512):
-        y, phase = harmonic_bank(amps_audio[:, start:start + 512], f0[:, start:start + 512], sr, 1, initial_phase=phase)
+        y, phase = harmonic_bank(amps_audio[:, start:start + 512], f0[:, start:start + 512], sr, 1, state=phase)
         blocks.append(y)
     torch.testing.assert_close(torch.cat(blocks, -1), whole, rtol=1e-10, atol=1e-10)
 
@@ -131,7 +131,7 @@ def test_harmonic_bank_gradcheck_amplitudes_f0_phase():
     amps.requires_grad_()
     f0.requires_grad_()
     phi0 = torch.tensor([0.1, 2.0], dtype=torch.float64, requires_grad=True)
-    check_gradcheck(lambda a, f, p: harmonic_bank(a, f, sr, hop, initial_phase=p)[0], (amps, f0, phi0))
+    check_gradcheck(lambda a, f, p: harmonic_bank(a, f, sr, hop, state=p)[0], (amps, f0, phi0))
     check_gradcheck(lambda a, f: harmonic_bank(a, f, sr, hop, upsampling="hann"), (amps, f0))
 
 

@@ -32,7 +32,7 @@ import math
 import torch
 
 from .._checks import check_choice, check_positive, check_positive_int, check_same_size, check_tensor
-from .phase import accumulate_phase
+from .phase import accumulate_phase, advance_phase
 from .upsample import UPSAMPLING_METHODS, interpolation_weights, upsample
 
 # Elements of the sine buffer per chunk: ~4 MB in float32, small enough to stay in cache.
@@ -128,7 +128,7 @@ def _basis(fn, phase, norm_f0, k, hop, m0, m1, safe, alive):
 
 
 def harmonic_bank(harmonic_amplitudes: torch.Tensor, f0: torch.Tensor, sample_rate: float, hop_size: int,
-                  initial_phase: torch.Tensor | None = None, upsampling: str = "linear"):
+                  state: torch.Tensor | None = None, upsampling: str = "linear"):
     """Render harmonics of ``f0`` with per-harmonic amplitudes given at frame rate.
 
     Args:
@@ -139,15 +139,15 @@ def harmonic_bank(harmonic_amplitudes: torch.Tensor, f0: torch.Tensor, sample_ra
             phase backwards; harmonics with ``k |f0| >= sample_rate / 2`` are silent.
         sample_rate: in Hz, > 0.
         hop_size: audio samples per frame, >= 1.
-        initial_phase: optional fundamental phase in radians before the first sample,
-            broadcastable to ``(...)``. When given, the final fundamental phase is returned too,
-            for block-by-block rendering.
+        state: optional streaming state, the fundamental phase in radians before the first
+            sample, broadcastable to ``(...)``. When given, the final phase is returned too
+            (float64, exact: ``functional.phase.advance_phase``), for block-by-block rendering.
         upsampling: ``"linear"`` or ``"hann"`` amplitude upsampling.
 
     Returns:
-        ``(..., frames * hop_size)`` audio, or ``(audio, final_phase)`` when ``initial_phase`` is given.
+        ``(..., frames * hop_size)`` audio, or ``(audio, final_phase)`` when ``state`` is given.
 
-    Differentiable with respect to ``harmonic_amplitudes``, ``f0`` and ``initial_phase``.
+    Differentiable with respect to ``harmonic_amplitudes``, ``f0`` and ``state``.
     """
     check_tensor("harmonic_amplitudes", harmonic_amplitudes, min_dim=2)
     check_tensor("f0", f0, min_dim=2)
@@ -167,10 +167,14 @@ def harmonic_bank(harmonic_amplitudes: torch.Tensor, f0: torch.Tensor, sample_ra
     f0 = f0.to(dtype)
     f0_audio = f0 if f0.shape[-2] == frames * hop_size else upsample(f0, hop_size, "linear")
     f0_audio = f0_audio[..., 0].expand(*lead, frames * hop_size).reshape(batch, frames * hop_size)
-    if initial_phase is not None:
-        initial_phase = torch.as_tensor(initial_phase, dtype=dtype, device=f0.device)
-        initial_phase = initial_phase.expand(lead).reshape(batch)
-    phase = accumulate_phase(f0_audio, sample_rate, initial_phase)
+    if state is not None:
+        state = torch.as_tensor(state, dtype=torch.float64, device=f0.device)
+        try:
+            state = state.expand(lead).reshape(batch)
+        except RuntimeError:
+            raise ValueError(f"state: expected a phase broadcastable to {tuple(lead)}, "
+                             f"received shape {tuple(state.shape)}") from None
+    phase = accumulate_phase(f0_audio, sample_rate, state)
     norm_f0 = (f0_audio.detach().abs() / sample_rate).contiguous()
 
     if frames == 0 or n_harm == 0:
@@ -180,13 +184,13 @@ def harmonic_bank(harmonic_amplitudes: torch.Tensor, f0: torch.Tensor, sample_ra
         plan = _chunk_plan(norm_f0, frames, hop_size, n_harm, max(1, _CHUNK_ELEMENTS // (hop_size * n_harm)))
         audio = _HarmonicBank.apply(phase.contiguous(), amps.contiguous(), norm_f0, weights, hop_size, plan)
     audio = audio.reshape(*lead, frames * hop_size)
-    if initial_phase is None:
+    if state is None:
         return audio
-    return audio, phase[..., -1].reshape(lead) if phase.shape[-1] else initial_phase.reshape(lead)
+    return audio, advance_phase(state, f0_audio, sample_rate).reshape(lead)
 
 
 def harmonic_oscillator(amplitude: torch.Tensor, harmonic_distribution: torch.Tensor, f0: torch.Tensor,
-                        sample_rate: float, hop_size: int, initial_phase: torch.Tensor | None = None,
+                        sample_rate: float, hop_size: int, state: torch.Tensor | None = None,
                         upsampling: str = "linear"):
     """Review Eq. 9: global ``amplitude`` ``(..., frames, 1)`` times ``harmonic_distribution`` ``(..., frames, K)``.
 
@@ -201,4 +205,4 @@ def harmonic_oscillator(amplitude: torch.Tensor, harmonic_distribution: torch.Te
         raise ValueError(f"amplitude: expected shape (..., frames, 1), received {tuple(amplitude.shape)}")
     check_same_size("amplitude", amplitude.shape[-2], "harmonic_distribution", harmonic_distribution.shape[-2],
                     "number of frames")
-    return harmonic_bank(amplitude * harmonic_distribution, f0, sample_rate, hop_size, initial_phase, upsampling)
+    return harmonic_bank(amplitude * harmonic_distribution, f0, sample_rate, hop_size, state, upsampling)
