@@ -25,7 +25,7 @@ CHUNK_ELEMENTS = 1 << 20
 def _chunk_plan(norm_f0: Tensor, frames: int, hop: int, n_harmonics: int):
     """Per batch item and chunk of frames: (item, first frame, end frame, harmonics safe everywhere,
     harmonics alive anywhere). One host sync for all chunks."""
-    frames_per_chunk = max(1, CHUNK_ELEMENTS // (hop * n_harmonics))
+    frames_per_chunk = min(frames, max(1, CHUNK_ELEMENTS // (hop * n_harmonics)))
     chunks = -(-frames // frames_per_chunk)
     pad = chunks * frames_per_chunk * hop - norm_f0.shape[-1]
     f = torch.nn.functional.pad(norm_f0, (0, pad), value=float("nan")).reshape(norm_f0.shape[0], chunks, -1)
