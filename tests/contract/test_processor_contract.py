@@ -4,7 +4,8 @@
 2. ``gradcheck`` (float64) for every input the case calls differentiable;
 3. a batch equals the loop over its items;
 4. float32 agrees with float64; runs on every device (CUDA when present);
-5. streaming: blocks of 1 and 3 frames chain to the one-shot output delayed by ``latency``;
+5. streaming: blocks of 1, 3, 0 and 2 frames carrying the state equal one call with the state
+   (``helpers.assert_streaming_equivalent``), which is the one-shot output delayed by ``latency``;
 6. ``forward`` equals ``render(**get_controls(...))``;
 7. no NaN/inf at the edges of every declared range, on silence, and for extreme
    unconstrained inputs (hypothesis);
@@ -21,8 +22,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from contract.processor_registry import CASES
-from helpers import DEVICES, assert_finite, check_gradcheck
+from helpers import DEVICES, assert_delayed_copy, assert_finite, assert_streaming_equivalent, check_gradcheck
 from torchddsp import processors
+from torchddsp.processors.base import _cut
 
 BATCH = (2,)
 
@@ -117,20 +119,28 @@ def test_float32_agrees_with_float64(case, device):
     torch.testing.assert_close(single.double(), reference, rtol=0, atol=2e-4 * float(scale))
 
 
-@pytest.mark.parametrize("block_frames", [1, 3])
-def test_streaming_equals_one_shot(case, block_frames):
+def test_streaming_equals_one_shot(case):
     if not case.streaming:
         pytest.skip(f"{case.name} does not claim streaming")
     processor = _build(case)
     signals, controls = _inputs(processor, case)
     one_shot = _render(processor, case, signals, controls)
-    state = processor.initial_state(BATCH, dtype=torch.float64, **case.render_options)
-    streamed, _ = processor.stream(*signals, block_frames=block_frames, state=state, **controls)
-    lat = processor.latency
-    assert streamed.shape == one_shot.shape
-    torch.testing.assert_close(streamed[..., lat:], one_shot[..., :one_shot.shape[-1] - lat], rtol=1e-9, atol=1e-11)
-    before = streamed[..., :lat]
-    assert before.numel() == 0 or float(before.abs().max()) < 1e-12, "output before the latency must be silent"
+    hop = processor.hop_size
+    names = [c.name for c in processor.controls() if c.rate == "signal"]
+    inputs = dict(zip(names, signals), **controls)
+
+    def render_frames(start, stop, state):
+        part = {name: _cut(value, _declared(processor, name), start, stop, hop) for name, value in inputs.items()}
+        return processor.render(*[part.pop(n) for n in names], **part, state=state)
+
+    initial = processor.initial_state(BATCH, dtype=torch.float64, **case.render_options)
+    assert_streaming_equivalent(render_frames, case.frames, initial, [1, 3, 0, 2], rtol=1e-9, atol=1e-11)
+    streamed, _ = render_frames(0, case.frames, initial)
+    assert_delayed_copy(streamed, one_shot, processor.latency)
+
+
+def _declared(processor, name):
+    return next(c for c in processor.controls() if c.name == name)
 
 
 def test_forward_is_render_of_get_controls(case):

@@ -80,6 +80,8 @@ class Harmonic(Processor):
         if state is None:
             return harmonic_oscillator(amplitude, harmonic_distribution, f0_hz, self.sample_rate, self.hop_size,
                                        upsampling=self.upsampling)
+        if amplitude.shape[-2] == 0:                               # an empty block changes nothing
+            return amplitude.new_zeros(amplitude.shape[:-2] + (0,)), state
         controls = {"amplitude": amplitude, "harmonic_distribution": harmonic_distribution, "f0_hz": f0_hz}
         extended, continued = FrameLookahead.extend(controls, state)
         f0_audio = upsample(extended["f0_hz"], self.hop_size, "linear")

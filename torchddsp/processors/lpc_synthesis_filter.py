@@ -51,6 +51,8 @@ class LPCSynthesisFilter(Processor):
     def render(self, excitation: torch.Tensor, reflection: torch.Tensor, *, state: dict | None = None):
         if state is None:
             return lpc_synthesis(excitation, reflection.to(excitation.dtype), kind="reflection")
+        if excitation.shape[-1] == 0:                              # an empty block changes nothing
+            return excitation, state
         y, final = lpc_synthesis(excitation, reflection.to(excitation.dtype), kind="reflection",
                                  initial_state=state["lattice"])
         return y, {"lattice": final}

@@ -61,6 +61,8 @@ class Sinusoidal(Processor):
     def render(self, amplitudes: torch.Tensor, frequencies: torch.Tensor, *, state: dict | None = None):
         if state is None:
             return oscillator_bank(amplitudes, frequencies, self.sample_rate, hop_size=self.hop_size)
+        if amplitudes.shape[-2] == 0:                              # an empty block changes nothing
+            return amplitudes.new_zeros(amplitudes.shape[:-2] + (0,)), state
         controls = {"amplitudes": amplitudes, "frequencies": frequencies}
         extended, continued = FrameLookahead.extend(controls, state)
         amps = upsample(extended["amplitudes"], self.hop_size)

@@ -64,5 +64,7 @@ class TimeVaryingBiquads(Processor):
                              f"{sos.shape[-3] * self.hop_size} samples, received {audio.shape[-1]}")
         if state is None:
             return sosfilt(sos.to(audio.dtype), audio)
+        if audio.shape[-1] == 0:                                   # an empty block changes nothing
+            return audio, state
         audio, zf = sosfilt(sos.to(audio.dtype), audio, state["zi"])
         return audio, {"zi": zf}
