@@ -346,3 +346,24 @@ def test_phase_state_carried_over_60_seconds_of_512_sample_blocks_stays_exact():
     exact_final = 2 * math.pi * math.fmod(440.0 * blocks * block / sr, 1.0)
     assert abs(float(state[0]) - exact_final) < 1e-9
     assert worst < 1e-6, worst
+
+
+@pytest.mark.parametrize("backend", ["auto", "pure"])
+def test_harmonic_exactly_at_nyquist_is_silent_and_just_below_sounds(backend):
+    # k f0 = fs / 2 exactly must be silent (k f0 < fs / 2 sounds). The initial phase is not 0, so
+    # a harmonic at Nyquist would not sample to zeros by itself.
+    from torchddsp.kernels import use_backend
+    sr, hop, frames = 16000, 16, 4
+    f0 = torch.full((1, frames, 1), sr / 8, dtype=torch.float64)            # harmonic 4 at Nyquist
+    at_nyquist = torch.zeros(1, frames, 4, dtype=torch.float64)
+    at_nyquist[..., 3] = 1.0
+    below = torch.zeros(1, frames, 4, dtype=torch.float64)
+    below[..., 2] = 1.0
+    with use_backend(backend):
+        silent, _ = harmonic_bank(at_nyquist, f0, sr, hop, state=torch.tensor([0.3], dtype=torch.float64))
+        sounding, _ = harmonic_bank(below, f0, sr, hop, state=torch.tensor([0.3], dtype=torch.float64))
+        just_below, _ = harmonic_bank(at_nyquist, f0 * (1 - 1e-9), sr, hop, state=torch.tensor([0.3], dtype=torch.float64))
+    assert float(silent.abs().max()) == 0.0
+    n = torch.arange(1, frames * hop + 1, dtype=torch.float64)
+    assert_matches_reference(sounding[0], torch.sin(3 * (0.3 + 2 * math.pi * n / 8)).numpy())
+    assert float(just_below.abs().max()) > 0.5

@@ -152,3 +152,11 @@ def test_processors_run_on_device(device):
               torch.full((1, 5, 1), 330.0, device=device), torch.zeros(1, 5, 9, device=device), noise_seed=0)
     assert y.device.type == torch.device(device).type
     assert_finite(y)
+
+
+def test_harmonic_controls_silence_a_harmonic_exactly_at_nyquist():
+    synth = Harmonic(16000, 8, n_harmonics=4)
+    f0 = torch.tensor([2000.0, 2000.0 * (1 - 1e-6)], dtype=torch.float64).view(2, 1, 1)   # k = 4: at / below
+    c = synth.get_controls(torch.zeros(2, 1, 1, dtype=torch.float64), torch.zeros(2, 1, 4, dtype=torch.float64), f0)
+    assert float(c["harmonic_distribution"][0, 0, 3]) == 0.0
+    assert float(c["harmonic_distribution"][1, 0, 3]) > 0.2
