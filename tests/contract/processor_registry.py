@@ -97,3 +97,55 @@ CASES = [
                       "reflection_logits": _normal(g, scale, dtype, *batch, frames, 4)},
                   differentiable=("excitation", "reflection")),
 ]
+
+
+def _logits(**shapes):
+    """A ``logits`` builder drawing each named input as ``scale * N(0, 1)`` of ``(*batch, frames, *shape)``
+    (``static=True`` shapes: ``(*batch, *shape)``)."""
+    def build(p, batch, frames, g, scale, dtype=torch.float64):
+        out = {}
+        for name, (shape, static) in shapes.items():
+            steps = () if static else (frames,)
+            out[name] = _normal(g, scale, dtype, *batch, *steps, *shape(p))
+        return out
+    return build
+
+
+CASES += [
+    ProcessorCase("SawtoothSquare", lambda: P.SawtoothSquare(8000, 8, n_harmonics=10),
+                  logits=lambda p, batch, frames, g, scale, dtype=torch.float64: {
+                      "f0_hz": _harmonic_logits(p, batch, frames, g, scale, dtype)["f0_hz"],
+                      "morph_logits": _normal(g, scale, dtype, *batch, frames, 1)},
+                  differentiable=("f0_hz", "morph")),
+    ProcessorCase("DampedSinusoidBank", lambda: P.DampedSinusoidBank(8000, 3, n_samples=24), frames=24,
+                  logits=_logits(z_real=(lambda p: (3,), True), z_imag=(lambda p: (3,), True)),
+                  differentiable=("frequency", "radius"), streaming=False),
+    ProcessorCase("SincFilter-lowpass", lambda: P.SincFilter(8000, 8, taps=11),
+                  logits=_logits(cutoff_logits=(lambda p: (1,), False)), differentiable=("audio", "cutoff")),
+    ProcessorCase("SincFilter-highpass", lambda: P.SincFilter(8000, 8, mode="highpass", taps=9, normalize=True),
+                  logits=_logits(cutoff_logits=(lambda p: (1,), False)), differentiable=("audio", "cutoff")),
+    ProcessorCase("ComplexCepstrumFilter", lambda: P.ComplexCepstrumFilter(8, n_quefrencies=3, n_fft=16),
+                  logits=_logits(cepstrum_logits=(lambda p: (7,), False)), differentiable=("audio", "cepstrum")),
+    ProcessorCase("TimeVaryingFIR", lambda: P.TimeVaryingFIR(8, taps=12),
+                  logits=_logits(impulse_response_logits=(lambda p: (12,), False)),
+                  differentiable=("audio", "impulse_responses")),
+    ProcessorCase("StateVariableFilter", lambda: P.StateVariableFilter(8000, 8),
+                  logits=_logits(cutoff_logits=(lambda p: (1,), False), damping_logits=(lambda p: (1,), False),
+                                 gain_logits=(lambda p: (3,), False)),
+                  differentiable=("audio", "cutoff", "damping", "lowpass_gain", "bandpass_gain", "highpass_gain")),
+    ProcessorCase("StateSpaceFilter", lambda: P.StateSpaceFilter(3, 8),
+                  logits=_logits(weight=(lambda p: (3, 3), False), B=(lambda p: (3,), False),
+                                 C=(lambda p: (3,), False), D=(lambda p: (1,), False)),
+                  differentiable=("audio", "A", "B", "C", "D")),
+    ProcessorCase("StateSpaceFilter-block", lambda: P.StateSpaceFilter(2, 8, method="block"),
+                  logits=_logits(weight=(lambda p: (2, 2), False), B=(lambda p: (2,), False),
+                                 C=(lambda p: (2,), False), D=(lambda p: (1,), False)),
+                  differentiable=("audio", "A", "B", "C", "D")),
+    ProcessorCase("AllpassCascade", lambda: P.AllpassCascade(8000, 8, stages=3),
+                  logits=_logits(break_frequency_logits=(lambda p: (3,), False)),
+                  differentiable=("audio", "break_frequency")),
+    ProcessorCase("Phaser", lambda: P.Phaser(8000, 8, stages=3),
+                  logits=_logits(break_frequency_logits=(lambda p: (3,), False), dry_logits=(lambda p: (1,), True),
+                                 wet_logits=(lambda p: (1,), True), feedback_logits=(lambda p: (1,), True)),
+                  differentiable=("audio", "break_frequency", "dry_gain", "wet_gain", "feedback")),
+]
