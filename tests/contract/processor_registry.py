@@ -121,9 +121,11 @@ CASES += [
                   logits=_logits(z_real=(lambda p: (3,), True), z_imag=(lambda p: (3,), True)),
                   differentiable=("frequency", "radius"), streaming=False),
     ProcessorCase("SincFilter-lowpass", lambda: P.SincFilter(8000, 8, taps=11),
-                  logits=_logits(cutoff_logits=(lambda p: (1,), False)), differentiable=("audio", "cutoff")),
+                  logits=_logits(cutoff_logits=(lambda p: (1,), False)), differentiable=("audio", "cutoff"),
+                  compile=False),                  # value check in fir/sinc.py _check_cutoff
     ProcessorCase("SincFilter-highpass", lambda: P.SincFilter(8000, 8, mode="highpass", taps=9, normalize=True),
-                  logits=_logits(cutoff_logits=(lambda p: (1,), False)), differentiable=("audio", "cutoff")),
+                  logits=_logits(cutoff_logits=(lambda p: (1,), False)), differentiable=("audio", "cutoff"),
+                  compile=False),                  # value check in fir/sinc.py _check_cutoff
     ProcessorCase("ComplexCepstrumFilter", lambda: P.ComplexCepstrumFilter(8, n_quefrencies=3, n_fft=16),
                   logits=_logits(cepstrum_logits=(lambda p: (7,), False)), differentiable=("audio", "cepstrum")),
     ProcessorCase("TimeVaryingFIR", lambda: P.TimeVaryingFIR(8, taps=12),
@@ -132,7 +134,8 @@ CASES += [
     ProcessorCase("StateVariableFilter", lambda: P.StateVariableFilter(8000, 8),
                   logits=_logits(cutoff_logits=(lambda p: (1,), False), damping_logits=(lambda p: (1,), False),
                                  gain_logits=(lambda p: (3,), False)),
-                  differentiable=("audio", "cutoff", "damping", "lowpass_gain", "bandpass_gain", "highpass_gain")),
+                  differentiable=("audio", "cutoff", "damping", "lowpass_gain", "bandpass_gain", "highpass_gain"),
+                  compile=False),                  # value checks in iir/allpass.py, iir/state_variable.py
     ProcessorCase("StateSpaceFilter", lambda: P.StateSpaceFilter(3, 8),
                   logits=_logits(weight=(lambda p: (3, 3), False), B=(lambda p: (3,), False),
                                  C=(lambda p: (3,), False), D=(lambda p: (1,), False)),
@@ -143,9 +146,11 @@ CASES += [
                   differentiable=("audio", "A", "B", "C", "D")),
     ProcessorCase("AllpassCascade", lambda: P.AllpassCascade(8000, 8, stages=3),
                   logits=_logits(break_frequency_logits=(lambda p: (3,), False)),
-                  differentiable=("audio", "break_frequency")),
+                  differentiable=("audio", "break_frequency"),
+                  compile=False),                  # value checks in iir/allpass.py
     ProcessorCase("Phaser", lambda: P.Phaser(8000, 8, stages=3),
                   logits=_logits(break_frequency_logits=(lambda p: (3,), False), dry_logits=(lambda p: (1,), True),
                                  wet_logits=(lambda p: (1,), True), feedback_logits=(lambda p: (1,), True)),
-                  differentiable=("audio", "break_frequency", "dry_gain", "wet_gain", "feedback")),
+                  differentiable=("audio", "break_frequency", "dry_gain", "wet_gain", "feedback"),
+                  compile=False),                  # value checks in iir/allpass.py, iir/phaser.py
 ]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 
 from .._checks import check_positive, check_positive_int, check_tensor
-from ..functional.iir import allpass_cascade, allpass_coefficient_from_break_frequency, break_frequency_from_unconstrained
+from ..functional.iir import (allpass_cascade, allpass_coefficient_from_break_frequency,
+                              break_frequency_from_unconstrained)
 from .base import Control, Processor
 
 

@@ -51,7 +51,8 @@ class StateVariableFilter(Processor):
                         description="cutoff frequency"),
                 Control("damping", "frame", 1, 0.02, 25.0, "log", default=0.7071,
                         description="damping R = 1 / (2Q); 1/sqrt(2) is Butterworth"),
-                Control("lowpass_gain", "frame", 1, -gain, gain, default=1.0, description="gain of the low-pass output"),
+                Control("lowpass_gain", "frame", 1, -gain, gain, default=1.0,
+                        description="gain of the low-pass output"),
                 Control("bandpass_gain", "frame", 1, -gain, gain, default=0.0,
                         description="gain of the band-pass output"),
                 Control("highpass_gain", "frame", 1, -gain, gain, default=0.0,
@@ -65,7 +66,8 @@ class StateVariableFilter(Processor):
                              f"{tuple(gain_logits.shape)}")
         cutoff, damping = svf_controls_from_unconstrained(cutoff_logits, damping_logits, self.sample_rate)
         gains = self.max_gain * torch.tanh(gain_logits)
-        return {"cutoff": cutoff, "damping": damping, **{name: gains[..., i:i + 1] for i, name in enumerate(GAIN_NAMES)}}
+        split = {name: gains[..., i:i + 1] for i, name in enumerate(GAIN_NAMES)}
+        return {"cutoff": cutoff, "damping": damping, **split}
 
     def initial_state(self, batch_shape=(), *, dtype=torch.float32, device=None) -> dict:
         return {"state": torch.zeros((*batch_shape, 2), dtype=dtype, device=device)}
