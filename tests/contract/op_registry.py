@@ -204,12 +204,12 @@ CASES: list[OpCase] = [
     OpCase("amplitude_to_db", F.amplitude_to_db, lambda b, g: dict(amplitude=uniform(g, 0.01, 2.0, b, 5)),
            ("amplitude",), silence=("amplitude",), extreme=("amplitude",)),
     OpCase("db_to_amplitude", F.db_to_amplitude, lambda b, g: dict(db=uniform(g, -60.0, 12.0, b, 5)),
-           ("db",), extreme=("db",), max_log_scale=2.0),            # 10 ** (db / 20) overflows float32 past ~760 dB
+           ("db",), extreme=("db",), max_log_scale=1.5),            # 10 ** (db / 20) overflows float32 past ~770 dB
     OpCase("exp_sigmoid", F.exp_sigmoid, lambda b, g: dict(x=normal(g, b, 5)), ("x",), extreme=("x",)),
     OpCase("hz_to_midi", F.hz_to_midi, lambda b, g: dict(frequency=uniform(g, 20.0, 4000.0, b, 5)),
            ("frequency",), silence=("frequency",), extreme=("frequency",)),
     OpCase("midi_to_hz", F.midi_to_hz, lambda b, g: dict(notes=uniform(g, 0.0, 127.0, b, 5)),
-           ("notes",), extreme=("notes",), max_log_scale=2.0),      # 2 ** (n / 12) overflows float32 past ~1600
+           ("notes",), extreme=("notes",), max_log_scale=1.0),      # 440 * 2 ** ((n - 69) / 12) overflows float32 past ~1600
     OpCase("unit_to_hz", F.unit_to_hz, lambda b, g: dict(x=uniform(g, 0.0, 1.0, b, 5)), ("x",),
            silence=("x",)),
     OpCase("normalize_distribution", F.normalize_distribution, lambda b, g: dict(weights=uniform(g, 0.1, 1.0, b, 5)),
