@@ -227,3 +227,19 @@ def assert_streaming_equivalent(fn: Callable, time: int, state, blocks: Sequence
                                msg=lambda m: f"block-by-block output differs from one call: {m}")
     torch.testing.assert_close(state, whole_state, rtol=rtol, atol=atol,
                                msg=lambda m: f"final state after the blocks differs from one call's: {m}")
+
+
+def assert_delayed_copy(streamed: torch.Tensor, one_shot: torch.Tensor, latency: int, *, rtol: float = 1e-9,
+                        atol: float = 1e-11) -> None:
+    """Assert a streamed render is the one-shot render delayed by ``latency`` samples, silent before.
+
+    Processors and models that interpolate frame-rate controls (or remove a filter delay) need
+    look-ahead: their streamed output is ``one_shot`` shifted right by their ``latency``.
+    """
+    assert streamed.shape == one_shot.shape, f"streamed shape {tuple(streamed.shape)} != {tuple(one_shot.shape)}"
+    time = one_shot.shape[-1]
+    assert latency < time, f"latency {latency} >= {time} samples: the check would be vacuous"
+    torch.testing.assert_close(streamed[..., latency:], one_shot[..., :time - latency], rtol=rtol, atol=atol,
+                               msg=lambda m: f"streamed output is not the one-shot output delayed by {latency}: {m}")
+    before = streamed[..., :latency]
+    assert before.numel() == 0 or float(before.abs().max()) < 1e-12, "output before the latency must be silent"

@@ -232,12 +232,12 @@ def test_cola_constant_bad_arguments():
 
 
 def test_regression_cola_constant_accepts_a_2d_window():
-    """BUG (deliberately failing until fixed in framing.py).
+    """Regression (a bug found by review, fixed in framing.py).
 
     ``cola_constant`` checks ``min_dim=1`` only. A 2-D ``window`` is flattened by
     ``reshape(-1, hop_length)``, which folds the rows into each other: a stack of a periodic Hann
     (COLA constant 1 at hop N/2) and a boxcar (constant 2) returns 3.0 instead of raising.
-    Fix: require ``window.dim() == 1`` and raise ``ValueError`` naming ``window`` and its shape.
+    The fix: require ``window.dim() == 1`` and raise ``ValueError`` naming ``window`` and its shape.
     """
     n = 64
     w = torch.stack([torch.hann_window(n, periodic=True, dtype=torch.float64), torch.ones(n, dtype=torch.float64)])

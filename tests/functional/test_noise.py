@@ -1,4 +1,4 @@
-"""Tests for torchddsp.functional.noise: white_noise, white_noise_like.
+"""Tests for torchddsp.functional.noise: white_noise, white_noise_like, indexed_noise.
 
 References: the distributions of ``scipy.stats`` (Kolmogorov-Smirnov test) and the moments and
 autocorrelation of white noise. Noise has no differentiable input, so there is no gradcheck;
@@ -13,7 +13,7 @@ import scipy.stats
 import torch
 
 from helpers import DEVICES, DTYPES, assert_finite, assert_matches_reference, to_numpy
-from torchddsp.functional.noise import white_noise, white_noise_like
+from torchddsp.functional.noise import indexed_noise, white_noise, white_noise_like
 
 N = 200_000
 
@@ -97,3 +97,52 @@ def test_errors_name_the_argument(kwargs, match):
     shape = kwargs.pop("shape")
     with pytest.raises(ValueError, match=match):
         white_noise(shape, **kwargs)
+
+
+# indexed_noise: a counter-based generator; any block can be drawn on its own.
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_indexed_noise_is_uniform_white_and_rows_are_independent(dtype):
+    x = indexed_noise((3, N), 99, dtype=dtype)
+    assert x.dtype == dtype and x.shape == (3, N)
+    for row in to_numpy(x).astype(np.float64):
+        assert scipy.stats.kstest(row, scipy.stats.uniform(loc=-1.0, scale=2.0).cdf).pvalue > 1e-3
+        assert abs(np.corrcoef(row[:-1], row[1:])[0, 1]) < 0.01                 # lag-1 autocorrelation
+    assert float(x.min()) >= -1.0 and float(x.max()) < 1.0
+    rows = to_numpy(x).astype(np.float64)
+    assert abs(np.corrcoef(rows[0], rows[1])[0, 1]) < 0.01 and abs(np.corrcoef(rows[1], rows[2])[0, 1]) < 0.01
+
+
+def test_indexed_noise_blocks_equal_the_whole_signal():
+    whole = indexed_noise((2, 3, 5000), 7)
+    start, parts = 0, []
+    for size in (1, 127, 1000, 0, 3872):
+        parts.append(indexed_noise((2, 3, size), 7, start=start))
+        start += size
+    assert torch.equal(torch.cat(parts, -1), whole)
+    assert torch.equal(indexed_noise((2, 3, 10), torch.tensor(7), start=torch.tensor(4990)), whole[..., 4990:])
+
+
+def test_indexed_noise_depends_on_the_seed_and_is_reproducible():
+    a = indexed_noise((4096,), 1)
+    assert torch.equal(a, indexed_noise((4096,), 1))
+    b = indexed_noise((4096,), 2)
+    assert abs(float(torch.corrcoef(torch.stack([a, b]))[0, 1])) < 0.05
+    big = indexed_noise((4096,), 2 ** 62 + 5)                                    # large seeds are fine
+    assert_finite(big) and abs(float(torch.corrcoef(torch.stack([a, big]))[0, 1])) < 0.05
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_indexed_noise_is_the_same_on_every_device(device):
+    torch.testing.assert_close(indexed_noise((2, 999), 3, start=12, device=device).cpu(),
+                               indexed_noise((2, 999), 3, start=12), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(shape=()), "shape"),
+    (dict(shape=(2, -1)), "shape"),
+    (dict(shape=(4,), dtype=torch.float16), "dtype"),
+])
+def test_indexed_noise_errors_name_the_argument(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        indexed_noise(seed=0, **kwargs)

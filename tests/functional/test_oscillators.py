@@ -98,12 +98,12 @@ def test_harmonic_bank_batch_of_different_registers():
                                torch.autograd.grad(naive(amps), amps, grad_out)[0], rtol=1e-8, atol=1e-8)
 
 
-def test_harmonic_bank_audio_rate_f0_and_initial_phase():
+def test_harmonic_bank_audio_rate_f0_and_state():
     sr, hop = 8000, 16
     amps, f0 = random_controls(2, 6, 5)
     f0_audio = torch.from_numpy(np.stack([np_upsample(f0[b].numpy(), hop) for b in range(2)]))
-    y_frames, phase_frames = harmonic_bank(amps, f0, sr, hop, initial_phase=torch.tensor([0.3, 1.0], dtype=torch.float64))
-    y_audio, _ = harmonic_bank(amps, f0_audio, sr, hop, initial_phase=torch.tensor([0.3, 1.0], dtype=torch.float64))
+    y_frames, phase_frames = harmonic_bank(amps, f0, sr, hop, state=torch.tensor([0.3, 1.0], dtype=torch.float64))
+    y_audio, _ = harmonic_bank(amps, f0_audio, sr, hop, state=torch.tensor([0.3, 1.0], dtype=torch.float64))
     torch.testing.assert_close(y_frames, y_audio)
     ref = np.stack([np_harmonic(amps[b].numpy(), f0[b, :, 0].numpy(), sr, hop, phi0=p) for b, p in enumerate([0.3, 1.0])])
     assert_matches_reference(y_frames, ref)
@@ -117,10 +117,10 @@ def test_harmonic_bank_block_by_block_equals_one_shot_at_audio_rate():
     f0 = 200 + 50 * torch.rand(2, n, 1, generator=g, dtype=torch.float64)
     amps = torch.rand(2, n // hop, 8, generator=g, dtype=torch.float64)
     amps_audio = torch.from_numpy(np.stack([np_upsample(a.numpy(), hop) for a in amps]))
-    whole, _ = harmonic_bank(amps_audio, f0, sr, 1, initial_phase=torch.zeros(2, dtype=torch.float64))
+    whole, _ = harmonic_bank(amps_audio, f0, sr, 1, state=torch.zeros(2, dtype=torch.float64))
     phase, blocks = torch.zeros(2, dtype=torch.float64), []
     for start in range(0, n, 512):
-        y, phase = harmonic_bank(amps_audio[:, start:start + 512], f0[:, start:start + 512], sr, 1, initial_phase=phase)
+        y, phase = harmonic_bank(amps_audio[:, start:start + 512], f0[:, start:start + 512], sr, 1, state=phase)
         blocks.append(y)
     torch.testing.assert_close(torch.cat(blocks, -1), whole, rtol=1e-10, atol=1e-10)
 
@@ -131,7 +131,7 @@ def test_harmonic_bank_gradcheck_amplitudes_f0_phase():
     amps.requires_grad_()
     f0.requires_grad_()
     phi0 = torch.tensor([0.1, 2.0], dtype=torch.float64, requires_grad=True)
-    check_gradcheck(lambda a, f, p: harmonic_bank(a, f, sr, hop, initial_phase=p)[0], (amps, f0, phi0))
+    check_gradcheck(lambda a, f, p: harmonic_bank(a, f, sr, hop, state=p)[0], (amps, f0, phi0))
     check_gradcheck(lambda a, f: harmonic_bank(a, f, sr, hop, upsampling="hann"), (amps, f0))
 
 
@@ -326,3 +326,44 @@ def test_damped_sinusoid_gradcheck_batch_edges(device):
     with pytest.raises(ValueError, match="z"):
         damped_sinusoid_bank(torch.rand(3), 8)
     assert_finite(damped_sinusoid_bank(torch.full((1,), 0.999 + 0j, dtype=torch.complex64), 48000))
+
+
+def test_phase_state_carried_over_60_seconds_of_512_sample_blocks_stays_exact():
+    # Issue 11: a float32 phase carried block by block drifted to 2.9e-4 rad after 60 s at 48 kHz;
+    # the state is float64 now, so blocks keep one-shot accuracy (one call: ~2.4e-7 in float32).
+    sr, block, blocks = 48000, 512, 5625
+    f0 = torch.full((1, block, 1), 440.0)
+    amps = torch.ones(1, block, 1)
+    state, worst = torch.zeros(1, dtype=torch.float64), 0.0
+    n = torch.arange(block, dtype=torch.float64)
+    for i in range(blocks):
+        y, state = harmonic_bank(amps, f0, sr, 1, state=state)
+        if i % 125 == 124 or i == blocks - 1:             # compare a block every 1.3 s against the exact sine
+            cycles = 440.0 * (i * block + n + 1) / sr
+            exact = torch.sin(2 * math.pi * (cycles - torch.floor(cycles)))
+            worst = max(worst, float((y[0].double() - exact).abs().max()))
+    assert state.dtype == torch.float64
+    exact_final = 2 * math.pi * math.fmod(440.0 * blocks * block / sr, 1.0)
+    assert abs(float(state[0]) - exact_final) < 1e-9
+    assert worst < 1e-6, worst
+
+
+@pytest.mark.parametrize("backend", ["auto", "pure"])
+def test_harmonic_exactly_at_nyquist_is_silent_and_just_below_sounds(backend):
+    # k f0 = fs / 2 exactly must be silent (k f0 < fs / 2 sounds). The initial phase is not 0, so
+    # a harmonic at Nyquist would not sample to zeros by itself.
+    from torchddsp.kernels import use_backend
+    sr, hop, frames = 16000, 16, 4
+    f0 = torch.full((1, frames, 1), sr / 8, dtype=torch.float64)            # harmonic 4 at Nyquist
+    at_nyquist = torch.zeros(1, frames, 4, dtype=torch.float64)
+    at_nyquist[..., 3] = 1.0
+    below = torch.zeros(1, frames, 4, dtype=torch.float64)
+    below[..., 2] = 1.0
+    with use_backend(backend):
+        silent, _ = harmonic_bank(at_nyquist, f0, sr, hop, state=torch.tensor([0.3], dtype=torch.float64))
+        sounding, _ = harmonic_bank(below, f0, sr, hop, state=torch.tensor([0.3], dtype=torch.float64))
+        just_below, _ = harmonic_bank(at_nyquist, f0 * (1 - 1e-9), sr, hop, state=torch.tensor([0.3], dtype=torch.float64))
+    assert float(silent.abs().max()) == 0.0
+    n = torch.arange(1, frames * hop + 1, dtype=torch.float64)
+    assert_matches_reference(sounding[0], torch.sin(3 * (0.3 + 2 * math.pi * n / 8)).numpy())
+    assert float(just_below.abs().max()) > 0.5

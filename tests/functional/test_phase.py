@@ -34,7 +34,13 @@ def angle_error(actual, expected) -> np.ndarray:
 
 
 def assert_angles_close(actual, expected, tol: float, what: str = "phase") -> None:
+    """Angles within ``tol``, and every value wrapped to one turn, ``[0, 2 pi]`` (a float32 value just
+    below 2 pi may round to it), so that each parity test also sees the output range."""
     a = to_numpy(actual)
+    if a.size:
+        low, high = float(a.min()), float(a.max())
+        turn = float(np.asarray(TWO_PI, a.dtype))                 # 2 pi rounded to the output's dtype
+        assert 0.0 <= low and high <= turn, f"{what}: values in [{low}, {high}], expected within [0, 2 pi]"
     assert a.shape == np.shape(expected), f"{what}: shape {a.shape} differs from {np.shape(expected)}"
     err = angle_error(a, expected)
     worst = float(err.max()) if err.size else 0.0
@@ -163,13 +169,13 @@ def test_output_is_wrapped_to_one_turn(dtype):
 def test_property_matches_reference(n, sr, phi0, seed):
     g = torch.Generator().manual_seed(seed)
     f = torch.rand(n, generator=g, dtype=torch.float64) * 2 * sr - sr / 2
-    # (initial_phase as a float64 tensor: a Python float is covered by a BUG test below)
+    # (initial_phase as a float64 tensor: a Python float is covered by a regression test below)
     out = accumulate_phase(f, sr, torch.tensor(phi0, dtype=torch.float64))
     assert_angles_close(out, ref_phase(f, sr, np.float64(phi0)), 1e-9)
 
 
 def test_regression_python_float_initial_phase_is_rounded_to_float32():
-    """BUG (deliberately failing until fixed in phase.py).
+    """Regression (a bug found by review, fixed in phase.py).
 
     ``torch.as_tensor(initial_phase, device=...)`` turns a Python float into a tensor of the
     *default* dtype (float32) before ``.to(torch.float64)``, so a float64 render started from a
@@ -260,7 +266,7 @@ def test_initial_phase_forms(initial_phase):
 
 @pytest.mark.parametrize("freq_shape,phase_shape", [((3, 5), (3, 1)), ((2, 3, 5), (2,))])
 def test_regression_initial_phase_shape_is_not_validated(freq_shape, phase_shape):
-    """BUG (deliberately failing until fixed in phase.py).
+    """Regression (a bug found by review, fixed in phase.py).
 
     ``initial_phase`` is documented as broadcastable to ``frequency.shape[:-1]`` but never
     checked. Shape ``(batch, 1)`` -- the natural shape next to a ``(batch, time)`` frequency --

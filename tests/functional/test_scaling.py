@@ -109,7 +109,7 @@ def test_exp_sigmoid_extreme_inputs_default_exponent(dtype):
 
 @pytest.mark.parametrize("exponent", [2.0, 1.5])
 def test_regression_exp_sigmoid_gradient_is_nan_for_small_exponent_at_very_negative_x(exponent):
-    """BUG (deliberately failing until fixed in scaling.py).
+    """Regression (a bug found by review, fixed in scaling.py).
 
     ``sigmoid(x) ** ln(e)`` with ``1 < e < e_Euler`` (so ``0 < ln(e) < 1``) has the backward
     ``ln(e) * sigmoid(x) ** (ln(e) - 1) * sigmoid'(x)`` = inf * 0 = NaN once ``sigmoid(x)``
@@ -122,7 +122,7 @@ def test_regression_exp_sigmoid_gradient_is_nan_for_small_exponent_at_very_negat
 
 @pytest.mark.parametrize("exponent", [0.5, 1.0])
 def test_regression_exp_sigmoid_exponent_at_most_one_is_accepted_but_breaks_the_range(exponent):
-    """BUG (deliberately failing until fixed in scaling.py).
+    """Regression (a bug found by review, fixed in scaling.py).
 
     ``exponent`` is only checked to be > 0. With ``exponent < 1``, ``ln(e) < 0`` and
     ``sigmoid(x) ** ln(e)`` exceeds 1 (inf as x -> -inf), breaking the documented range

@@ -10,7 +10,7 @@ import torch
 from helpers import DEVICES, assert_finite, check_batch_consistency, check_finite_gradients, check_gradcheck
 from torchddsp.functional.fir import frequency_filter
 from torchddsp.functional.harmonic import harmonic_oscillator
-from torchddsp.functional.noise import white_noise
+from torchddsp.functional.noise import indexed_noise
 from torchddsp.functional.sinusoidal import oscillator_bank
 from torchddsp.losses import MultiResolutionSTFTLoss
 from torchddsp.processors import FilteredNoise, Harmonic, HarmonicPlusNoise, Reverb, Sinusoidal
@@ -43,7 +43,7 @@ def test_harmonic_render_equals_functional_and_gradcheck():
 
 
 def test_sinusoidal_controls_and_render():
-    synth = Sinusoidal(16000, 16, hz_min=30.0, hz_max=7000.0)
+    synth = Sinusoidal(16000, 16, n_sinusoids=3, hz_min=30.0, hz_max=7000.0)
     c = synth.get_controls(torch.randn(2, 5, 3) * 50, torch.randn(2, 5, 3) * 50)
     assert torch.all(c["frequencies"] >= 30.0 - 1e-3) and torch.all(c["frequencies"] <= 7000.0 + 1e-2)
     torch.testing.assert_close(synth.render(**c), oscillator_bank(c["amplitudes"], c["frequencies"], 16000, hop_size=16))
@@ -58,7 +58,7 @@ def test_filtered_noise_is_seeded_and_equals_the_functional_filter():
     a, b = noise.render(**c, noise_seed=3), noise.render(**c, noise_seed=3)
     torch.testing.assert_close(a, b)
     assert not torch.equal(a, noise.render(**c, noise_seed=4))
-    expected = frequency_filter(white_noise((2, 20 * 64), seed=3), c["noise_magnitudes"], 64)
+    expected = frequency_filter(indexed_noise((2, 20 * 64), 3), c["noise_magnitudes"], 64)
     torch.testing.assert_close(a, expected)
     with pytest.raises(ValueError, match="noise_logits"):
         noise.get_controls(torch.randn(2, 20, 32))
@@ -152,3 +152,11 @@ def test_processors_run_on_device(device):
               torch.full((1, 5, 1), 330.0, device=device), torch.zeros(1, 5, 9, device=device), noise_seed=0)
     assert y.device.type == torch.device(device).type
     assert_finite(y)
+
+
+def test_harmonic_controls_silence_a_harmonic_exactly_at_nyquist():
+    synth = Harmonic(16000, 8, n_harmonics=4)
+    f0 = torch.tensor([2000.0, 2000.0 * (1 - 1e-6)], dtype=torch.float64).view(2, 1, 1)   # k = 4: at / below
+    c = synth.get_controls(torch.zeros(2, 1, 1, dtype=torch.float64), torch.zeros(2, 1, 4, dtype=torch.float64), f0)
+    assert float(c["harmonic_distribution"][0, 0, 3]) == 0.0
+    assert float(c["harmonic_distribution"][1, 0, 3]) > 0.2

@@ -24,17 +24,17 @@ from .harmonic import harmonic_bank
 
 
 def sawtooth_square(f0: torch.Tensor, morph: torch.Tensor, sample_rate: float, hop_size: int,
-                    n_harmonics: int, initial_phase: torch.Tensor | None = None, upsampling: str = "linear"):
+                    n_harmonics: int, state: torch.Tensor | None = None, upsampling: str = "linear"):
     """Morph between band-limited sawtooth (``morph = 1``) and square (``morph = 0``) waves.
 
     Args:
         f0: ``(..., frames, 1)`` fundamental in Hz (or ``(..., frames * hop_size, 1)`` at audio rate).
         morph: ``(..., frames, 1)`` morph ``p`` per frame; values outside [0, 1] extrapolate.
-        sample_rate, hop_size, initial_phase, upsampling: as in ``harmonic_bank``.
+        sample_rate, hop_size, state, upsampling: as in ``harmonic_bank`` (``state``: the phase).
         n_harmonics: ``K``, number of harmonics summed (those above Nyquist are silent anyway).
 
-    Returns ``(..., frames * hop_size)`` audio (and the final phase when ``initial_phase`` is given).
-    Differentiable with respect to ``f0``, ``morph`` and ``initial_phase``.
+    Returns ``(..., frames * hop_size)`` audio (and the final phase when ``state`` is given).
+    Differentiable with respect to ``f0``, ``morph`` and ``state``.
     """
     check_tensor("f0", f0, min_dim=2)
     check_tensor("morph", morph, min_dim=2)
@@ -45,4 +45,4 @@ def sawtooth_square(f0: torch.Tensor, morph: torch.Tensor, sample_rate: float, h
     saw = 2.0 / (math.pi * k)
     square = torch.where(k % 2 == 1, 4.0 / (math.pi * k), torch.zeros_like(k))
     amplitudes = square + morph * (saw - square)                 # (..., frames, K)
-    return harmonic_bank(amplitudes, f0, sample_rate, hop_size, initial_phase, upsampling)
+    return harmonic_bank(amplitudes, f0, sample_rate, hop_size, state, upsampling)

@@ -22,7 +22,10 @@ throughout a chunk of one item are skipped, not computed and zeroed (a batch of 
 notes costs what each item needs, not what its lowest note needs). The backward pass is analytic (no autograd graph over ``K x time``): the
 amplitude gradient is the same matrix product transposed and the phase gradient uses
 ``k a_k cos(k phi)``; sines/cosines are recomputed rather than stored, so memory stays
-``O(time)`` instead of ``O(K x time)``.
+``O(time)`` instead of ``O(K x time)``. Forward and backward are ``torch.library`` custom ops
+(``kernels/harmonic_ops.py``), so ``torch.compile`` sees them whole; the kernel backend
+``"pure"`` (``torchddsp.kernels.set_backend``), and ``torch.export``, use a plain PyTorch
+transcription of Eq. 9 instead.
 """
 
 from __future__ import annotations
@@ -32,103 +35,25 @@ import math
 import torch
 
 from .._checks import check_choice, check_positive, check_positive_int, check_same_size, check_tensor
-from .phase import accumulate_phase
+from ..kernels import harmonic_ops
+from ..kernels.backend import get_backend
+from .phase import accumulate_phase, advance_phase
 from .upsample import UPSAMPLING_METHODS, interpolation_weights, upsample
 
-# Elements of the sine buffer per chunk: ~4 MB in float32, small enough to stay in cache.
-_CHUNK_ELEMENTS = 1 << 20
-
-
-def _chunk_plan(norm_f0: torch.Tensor, frames: int, hop: int, n_harmonics: int, frames_per_chunk: int):
-    """Per batch item and chunk of frames: (item, first frame, end frame, harmonics safe everywhere,
-    harmonics alive anywhere).
-
-    ``norm_f0`` is ``|f0| / f_s`` at audio rate, ``(B, frames * hop)``. One host sync for all chunks.
-    """
-    chunks = -(-frames // frames_per_chunk)
-    pad = chunks * frames_per_chunk * hop - norm_f0.shape[-1]
-    f = torch.nn.functional.pad(norm_f0, (0, pad), value=float("nan")).reshape(norm_f0.shape[0], chunks, -1)
-    f_max = torch.nan_to_num(f, nan=0.0).amax(dim=2)
-    f_min = torch.nan_to_num(f, nan=float("inf")).amin(dim=2)
-    k = torch.arange(1, n_harmonics + 1, device=f.device, dtype=f.dtype)
-    safe = (k * f_max[..., None] < 0.5).sum(-1)                # (B, chunks): k f < 1/2 for every sample
-    alive = (k * f_min[..., None] < 0.5).sum(-1)               # k f < 1/2 for some sample
-    plan = []
-    for b, (safe_b, alive_b) in enumerate(zip(safe.tolist(), alive.tolist())):
-        for c, (s, a) in enumerate(zip(safe_b, alive_b)):
-            start = c * frames_per_chunk
-            if a > 0:
-                plan.append((b, start, min(start + frames_per_chunk, frames), s, a))
-    return plan
-
-
-class _HarmonicBank(torch.autograd.Function):
-    """y[b, m*H + t] = sum_k sin(k phase) ((1 - w_t) A[b, m, k] + w_t A[b, m+1, k]), Nyquist-masked."""
-
-    @staticmethod
-    def forward(ctx, phase, amplitudes, norm_f0, weights, hop, plan):
-        batch, frames, n_harm = amplitudes.shape
-        amp_next = torch.cat([amplitudes[:, 1:], amplitudes[:, -1:]], dim=1)
-        k = torch.arange(1, n_harm + 1, dtype=phase.dtype, device=phase.device)
-        y = phase.new_zeros(batch, frames * hop)
-        for b, m0, m1, safe, alive in plan:
-            s = _basis(torch.sin, phase[b], norm_f0[b], k, hop, m0, m1, safe, alive)
-            pair = torch.stack([amplitudes[b, m0:m1, :alive], amp_next[b, m0:m1, :alive]], dim=-2)
-            out = torch.bmm(pair, s)                                        # (frames, 2, hop)
-            y[b, m0 * hop:m1 * hop] = torch.lerp(out[:, 0], out[:, 1], weights).reshape(-1)
-        ctx.save_for_backward(phase, amplitudes, norm_f0, weights)
-        ctx.hop, ctx.plan = hop, plan
-        return y
-
-    @staticmethod
-    def backward(ctx, grad_y):
-        phase, amplitudes, norm_f0, weights = ctx.saved_tensors
-        hop, plan = ctx.hop, ctx.plan
-        n_harm = amplitudes.shape[-1]
-        need_phase, need_amp = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
-        k = torch.arange(1, n_harm + 1, dtype=phase.dtype, device=phase.device)
-        grad_phase = torch.zeros_like(phase) if need_phase else None
-        grad_cur = torch.zeros_like(amplitudes) if need_amp else None
-        grad_next = torch.zeros_like(amplitudes) if need_amp else None
-        if need_phase:
-            amp_next = torch.cat([amplitudes[:, 1:], amplitudes[:, -1:]], dim=1)
-        grad_y = grad_y.contiguous()
-        for b, m0, m1, safe, alive in plan:
-            g = grad_y[b, m0 * hop:m1 * hop].reshape(m1 - m0, hop)
-            if need_amp:
-                s = _basis(torch.sin, phase[b], norm_f0[b], k, hop, m0, m1, safe, alive)
-                gw = torch.stack([g - g * weights, g * weights], dim=-2)          # (frames, 2, hop)
-                r = torch.bmm(gw, s.transpose(1, 2))                            # (frames, 2, alive)
-                grad_cur[b, m0:m1, :alive] = r[:, 0]
-                grad_next[b, m0:m1, :alive] = r[:, 1]
-            if need_phase:
-                c = _basis(torch.cos, phase[b], norm_f0[b], k, hop, m0, m1, safe, alive)
-                pair = torch.stack([amplitudes[b, m0:m1, :alive], amp_next[b, m0:m1, :alive]], dim=-2)
-                out = torch.bmm(pair * k[:alive], c)                            # (frames, 2, hop)
-                grad_phase[b, m0 * hop:m1 * hop] = (g * torch.lerp(out[:, 0], out[:, 1], weights)).reshape(-1)
-        grad_amp = None
-        if need_amp:
-            # A_{m+1} of frame m is frame m+1's amplitude, except after the last frame (held).
-            grad_amp = grad_cur
-            grad_amp[:, 1:] += grad_next[:, :-1]
-            grad_amp[:, -1] += grad_next[:, -1]
-        return grad_phase, grad_amp, None, None, None, None
-
-
-def _basis(fn, phase, norm_f0, k, hop, m0, m1, safe, alive):
-    """``fn(k phase)`` of one batch item (``phase``, ``norm_f0``: ``(time,)``) for frames m0..m1 and
-    harmonics 1..alive, Nyquist-masked: ``(m1 - m0, alive, hop)``."""
-    ph = phase[m0 * hop:m1 * hop].reshape(m1 - m0, 1, hop)
-    buf = k[:alive, None] * ph
-    fn(buf, out=buf)                                           # in place: no second buffer
-    if safe < alive:                                           # harmonics crossing Nyquist in this chunk
-        f = norm_f0[m0 * hop:m1 * hop].reshape(m1 - m0, 1, hop)
-        buf[:, safe:alive] *= (k[safe:alive, None] * f < 0.5).to(buf.dtype)
-    return buf
+def _pure_bank(phase: torch.Tensor, amplitudes: torch.Tensor, norm_f0: torch.Tensor, weights: torch.Tensor,
+               hop: int) -> torch.Tensor:
+    """Eq. 9 in plain PyTorch (``O(K x time)`` memory, autograd backward): the export path."""
+    batch, frames, n_harm = amplitudes.shape
+    amp_next = torch.cat([amplitudes[:, 1:], amplitudes[:, -1:]], dim=1)
+    amps = torch.lerp(amplitudes[:, :, None, :], amp_next[:, :, None, :], weights[:, None])   # (B, F, H, K)
+    k = torch.arange(1, n_harm + 1, dtype=phase.dtype, device=phase.device)
+    audible = (k * norm_f0[..., None] < 0.5).to(phase.dtype)                                 # (B, T, K)
+    terms = torch.sin(k * phase[..., None]) * audible * amps.reshape(batch, frames * hop, n_harm)
+    return terms.sum(-1)
 
 
 def harmonic_bank(harmonic_amplitudes: torch.Tensor, f0: torch.Tensor, sample_rate: float, hop_size: int,
-                  initial_phase: torch.Tensor | None = None, upsampling: str = "linear"):
+                  state: torch.Tensor | None = None, upsampling: str = "linear"):
     """Render harmonics of ``f0`` with per-harmonic amplitudes given at frame rate.
 
     Args:
@@ -139,15 +64,15 @@ def harmonic_bank(harmonic_amplitudes: torch.Tensor, f0: torch.Tensor, sample_ra
             phase backwards; harmonics with ``k |f0| >= sample_rate / 2`` are silent.
         sample_rate: in Hz, > 0.
         hop_size: audio samples per frame, >= 1.
-        initial_phase: optional fundamental phase in radians before the first sample,
-            broadcastable to ``(...)``. When given, the final fundamental phase is returned too,
-            for block-by-block rendering.
+        state: optional streaming state, the fundamental phase in radians before the first
+            sample, broadcastable to ``(...)``. When given, the final phase is returned too
+            (float64, exact: ``functional.phase.advance_phase``), for block-by-block rendering.
         upsampling: ``"linear"`` or ``"hann"`` amplitude upsampling.
 
     Returns:
-        ``(..., frames * hop_size)`` audio, or ``(audio, final_phase)`` when ``initial_phase`` is given.
+        ``(..., frames * hop_size)`` audio, or ``(audio, final_phase)`` when ``state`` is given.
 
-    Differentiable with respect to ``harmonic_amplitudes``, ``f0`` and ``initial_phase``.
+    Differentiable with respect to ``harmonic_amplitudes``, ``f0`` and ``state``.
     """
     check_tensor("harmonic_amplitudes", harmonic_amplitudes, min_dim=2)
     check_tensor("f0", f0, min_dim=2)
@@ -167,26 +92,31 @@ def harmonic_bank(harmonic_amplitudes: torch.Tensor, f0: torch.Tensor, sample_ra
     f0 = f0.to(dtype)
     f0_audio = f0 if f0.shape[-2] == frames * hop_size else upsample(f0, hop_size, "linear")
     f0_audio = f0_audio[..., 0].expand(*lead, frames * hop_size).reshape(batch, frames * hop_size)
-    if initial_phase is not None:
-        initial_phase = torch.as_tensor(initial_phase, dtype=dtype, device=f0.device)
-        initial_phase = initial_phase.expand(lead).reshape(batch)
-    phase = accumulate_phase(f0_audio, sample_rate, initial_phase)
+    if state is not None:
+        state = torch.as_tensor(state, dtype=torch.float64, device=f0.device)
+        try:
+            state = state.expand(lead).reshape(batch)
+        except RuntimeError:
+            raise ValueError(f"state: expected a phase broadcastable to {tuple(lead)}, "
+                             f"received shape {tuple(state.shape)}") from None
+    phase = accumulate_phase(f0_audio, sample_rate, state)
     norm_f0 = (f0_audio.detach().abs() / sample_rate).contiguous()
 
+    weights = interpolation_weights(hop_size, upsampling, dtype=dtype, device=amps.device)
     if frames == 0 or n_harm == 0:
         audio = phase.new_zeros(phase.shape) + 0 * amps.sum()
+    elif get_backend() == "pure" or torch.compiler.is_exporting():
+        audio = _pure_bank(phase, amps, norm_f0, weights, hop_size)
     else:
-        weights = interpolation_weights(hop_size, upsampling, dtype=dtype, device=amps.device)
-        plan = _chunk_plan(norm_f0, frames, hop_size, n_harm, max(1, _CHUNK_ELEMENTS // (hop_size * n_harm)))
-        audio = _HarmonicBank.apply(phase.contiguous(), amps.contiguous(), norm_f0, weights, hop_size, plan)
+        audio = harmonic_ops.harmonic_bank(phase.contiguous(), amps.contiguous(), norm_f0, weights, hop_size)
     audio = audio.reshape(*lead, frames * hop_size)
-    if initial_phase is None:
+    if state is None:
         return audio
-    return audio, phase[..., -1].reshape(lead) if phase.shape[-1] else initial_phase.reshape(lead)
+    return audio, advance_phase(state, f0_audio, sample_rate).reshape(lead)
 
 
 def harmonic_oscillator(amplitude: torch.Tensor, harmonic_distribution: torch.Tensor, f0: torch.Tensor,
-                        sample_rate: float, hop_size: int, initial_phase: torch.Tensor | None = None,
+                        sample_rate: float, hop_size: int, state: torch.Tensor | None = None,
                         upsampling: str = "linear"):
     """Review Eq. 9: global ``amplitude`` ``(..., frames, 1)`` times ``harmonic_distribution`` ``(..., frames, K)``.
 
@@ -201,4 +131,4 @@ def harmonic_oscillator(amplitude: torch.Tensor, harmonic_distribution: torch.Te
         raise ValueError(f"amplitude: expected shape (..., frames, 1), received {tuple(amplitude.shape)}")
     check_same_size("amplitude", amplitude.shape[-2], "harmonic_distribution", harmonic_distribution.shape[-2],
                     "number of frames")
-    return harmonic_bank(amplitude * harmonic_distribution, f0, sample_rate, hop_size, initial_phase, upsampling)
+    return harmonic_bank(amplitude * harmonic_distribution, f0, sample_rate, hop_size, state, upsampling)

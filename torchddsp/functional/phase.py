@@ -16,8 +16,10 @@ dtype: over 10 minutes at 48 kHz the float32 phase is within 4e-7 rad of the exa
 the float64 error grows only to about 1e-7 rad per 10 minutes. (A float32 output just below
 2 pi may round to 2 pi.) The wrap does not touch gradients: ``d phi[n] / d f[m] = 2 pi / f_s`` for ``m <= n``.
 
-For block-by-block rendering pass the last phase of one block as ``initial_phase`` of the next;
-the result equals one-shot rendering.
+For block-by-block rendering carry the phase from one block to the next in float64 with
+:func:`advance_phase` (the oscillators return it as their ``state``): a float32 phase carried
+across blocks would be rounded once per block, a drift of about 3e-4 rad after 60 s of
+512-sample blocks at 48 kHz; in float64 the result equals one-shot rendering.
 """
 
 from __future__ import annotations
@@ -64,3 +66,18 @@ def accumulate_phase(frequency: torch.Tensor, sample_rate: float,
         cycles = cycles + start.unsqueeze(-1)
     wrapped = cycles - torch.floor(cycles).detach()
     return (2 * math.pi * wrapped).to(frequency.dtype)
+
+
+def advance_phase(phase: torch.Tensor | float, frequency: torch.Tensor, sample_rate: float) -> torch.Tensor:
+    """The phase after ``frequency`` ``(..., time)`` (Hz), starting from ``phase`` (radians, ``(...)``).
+
+    .. math:: \\phi_{end} = \\big(\\phi + 2\\pi \\textstyle\\sum_n f[n] / f_s\\big) \\bmod 2\\pi
+
+    Always float64, in ``[0, 2pi)``: this is the streaming state of an oscillator, carried exactly
+    from block to block. Differentiable with respect to ``phase`` and ``frequency``.
+    """
+    check_tensor("frequency", frequency, min_dim=1)
+    check_positive("sample_rate", sample_rate)
+    start = torch.as_tensor(phase, dtype=torch.float64, device=frequency.device) / (2 * math.pi)
+    cycles = start + frequency.to(torch.float64).sum(-1) / sample_rate
+    return 2 * math.pi * (cycles - torch.floor(cycles).detach())

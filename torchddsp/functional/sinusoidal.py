@@ -13,12 +13,12 @@ from __future__ import annotations
 import torch
 
 from .._checks import check_positive, check_positive_int, check_tensor
-from .phase import accumulate_phase
+from .phase import accumulate_phase, advance_phase
 from .upsample import upsample
 
 
 def oscillator_bank(amplitudes: torch.Tensor, frequencies: torch.Tensor, sample_rate: float,
-                    initial_phase: torch.Tensor | None = None, hop_size: int = 1):
+                    state: torch.Tensor | None = None, hop_size: int = 1):
     """Sum of ``K`` sinusoids with their own amplitude and frequency envelopes.
 
     Args:
@@ -26,12 +26,13 @@ def oscillator_bank(amplitudes: torch.Tensor, frequencies: torch.Tensor, sample_
         frequencies: ``(..., frames, K)`` component frequencies in Hz (any real value; a
             component at or above Nyquist is silent).
         sample_rate: in Hz, > 0.
-        initial_phase: optional ``(..., K)`` phases in radians before the first sample
-            (:math:`\\phi_k`). When given, the final phases are returned too (block-by-block use).
+        state: optional streaming state, the ``(..., K)`` phases in radians before the first
+            sample (:math:`\\phi_k`). When given, the final phases are returned too (float64,
+            exact), for block-by-block rendering.
         hop_size: audio samples per frame; controls are upsampled linearly when > 1.
 
     Returns:
-        ``(..., frames * hop_size)`` audio, or ``(audio, final_phase)`` when ``initial_phase`` is given.
+        ``(..., frames * hop_size)`` audio, or ``(audio, final_phase)`` when ``state`` is given.
     """
     check_tensor("amplitudes", amplitudes, min_dim=2)
     check_tensor("frequencies", frequencies, min_dim=2)
@@ -42,10 +43,9 @@ def oscillator_bank(amplitudes: torch.Tensor, frequencies: torch.Tensor, sample_
                          f"{tuple(amplitudes.shape[-2:])} and {tuple(frequencies.shape[-2:])}")
     if hop_size > 1:
         amplitudes, frequencies = upsample(amplitudes, hop_size), upsample(frequencies, hop_size)
-    phase = accumulate_phase(frequencies.transpose(-1, -2), sample_rate, initial_phase)   # (..., K, time)
+    phase = accumulate_phase(frequencies.transpose(-1, -2), sample_rate, state)   # (..., K, time)
     audible = (frequencies.detach().abs() < sample_rate / 2).transpose(-1, -2)
     audio = (amplitudes.transpose(-1, -2) * torch.sin(phase) * audible).sum(-2)
-    if initial_phase is None:
+    if state is None:
         return audio
-    final = phase[..., -1] if phase.shape[-1] else torch.as_tensor(initial_phase).expand(phase.shape[:-1])
-    return audio, final
+    return audio, advance_phase(state, frequencies.transpose(-1, -2), sample_rate).expand(phase.shape[:-1])

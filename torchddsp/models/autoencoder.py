@@ -56,8 +56,11 @@ class MfccEncoder(nn.Module):
         self.gru = nn.GRU(n_mfcc, hidden, batch_first=True)
         self.out = nn.Linear(hidden, z_size)
 
-    def forward(self, mfcc: torch.Tensor) -> torch.Tensor:
-        return self.out(self.gru(self.norm(mfcc))[0])
+    def forward(self, mfcc: torch.Tensor, state: torch.Tensor | None = None):
+        """``z``, or ``(z, new_state)`` when the GRU ``state`` ``(1, batch, hidden)`` is given."""
+        hidden, new_state = self.gru(self.norm(mfcc), state)
+        z = self.out(hidden)
+        return z if state is None else (z, new_state)
 
 
 class DDSPAutoencoder(nn.Module):
@@ -80,16 +83,56 @@ class DDSPAutoencoder(nn.Module):
         self.loudness_mean.fill_(float(loudness_mean))
         self.loudness_std.fill_(max(float(loudness_std), 1e-3))
 
-    def controls(self, f0_hz: torch.Tensor, loudness_db: torch.Tensor, mfcc: torch.Tensor | None = None):
-        """Synthesiser controls from features ``(batch, frames)`` (and MFCCs ``(batch, frames, n_mfcc)``)."""
+    @property
+    def latency(self) -> int:
+        """Samples of look-ahead when streaming (the synthesiser's; the networks are causal)."""
+        return self.synth.latency
+
+    def initial_state(self, batch_size: int, *, dtype: torch.dtype = torch.float32, device=None,
+                      noise_seed: int | None = None) -> dict:
+        """The streaming state before the first block: GRU states at zero and the synthesiser's."""
+        def gru(module):
+            return torch.zeros(1, batch_size, module.hidden_size, dtype=dtype, device=device)
+        state = {"decoder": gru(self.decoder.gru),
+                 "synth": self.synth.initial_state((batch_size,), dtype=dtype, device=device, noise_seed=noise_seed)}
+        if self.encoder is not None:
+            state["encoder"] = gru(self.encoder.gru)
+        return state
+
+    def controls(self, f0_hz: torch.Tensor, loudness_db: torch.Tensor, mfcc: torch.Tensor | None = None,
+                 state: dict | None = None):
+        """Synthesiser controls from features ``(batch, frames)`` (and MFCCs ``(batch, frames, n_mfcc)``);
+        with ``state`` also the networks' new states."""
         f0 = f0_hz.unsqueeze(-1)
         f0_unit = hz_to_midi(f0) / 127.0
         loud = ((loudness_db - self.loudness_mean) / self.loudness_std).unsqueeze(-1)
-        z = self.encoder(mfcc) if self.encoder is not None else None
-        logits = self.decoder(f0_unit, loud, z)
-        return self.synth.get_controls(f0_hz=f0, **logits)
+        new_state = {}
+        z = None
+        if self.encoder is not None:
+            if mfcc is None:
+                raise ValueError(f"mfcc: this model was built with z_size={self.config.z_size}, received None")
+            z = self.encoder(mfcc) if state is None else self.encoder(mfcc, state["encoder"])
+            if state is not None:
+                z, new_state["encoder"] = z
+        if state is None:
+            logits = self.decoder(f0_unit, loud, z)
+        else:
+            logits, new_state["decoder"] = self.decoder(f0_unit, loud, z, state["decoder"])
+        controls = self.synth.get_controls(f0_hz=f0, **logits)
+        return controls if state is None else (controls, new_state)
 
     def forward(self, f0_hz: torch.Tensor, loudness_db: torch.Tensor, mfcc: torch.Tensor | None = None,
-                noise_seed: int | None = None) -> torch.Tensor:
-        """Audio ``(batch, frames * hop_size)``."""
-        return self.synth.render(**self.controls(f0_hz, loudness_db, mfcc), noise_seed=noise_seed)
+                noise_seed: int | None = None, state: dict | None = None):
+        """Audio ``(batch, frames * hop_size)``; with ``state`` (``initial_state``), ``(audio, new_state)``.
+
+        Block by block, each call taking the previous call's state, the joined output equals
+        one call on the whole signal delayed by ``latency`` samples (silence before), with the
+        noise of ``initial_state(noise_seed=...)``.
+        """
+        if state is None:
+            return self.synth.render(**self.controls(f0_hz, loudness_db, mfcc), noise_seed=noise_seed)
+        if f0_hz.shape[-1] == 0:                                   # an empty block changes nothing
+            return f0_hz.new_zeros(*f0_hz.shape[:-1], 0), state
+        controls, new_state = self.controls(f0_hz, loudness_db, mfcc, state)
+        audio, new_state["synth"] = self.synth.render(**controls, state=state["synth"])
+        return audio, new_state

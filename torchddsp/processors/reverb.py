@@ -9,9 +9,10 @@ from torch import nn
 
 from .._checks import check_choice, check_positive
 from ..functional.reverb import convolution_reverb, exponential_decay_ir
+from .base import Control, Processor
 
 
-class Reverb(nn.Module):
+class Reverb(Processor):
     """Convolution reverb whose impulse response is trained with the model (Engel et al. 2020).
 
     ``mode="learned"``: every sample of the impulse response is a parameter, initialised to
@@ -24,6 +25,7 @@ class Reverb(nn.Module):
     the reverb only adds reflections: ``y = x + h * x``.
 
     ``get_controls()`` returns the impulse response; ``render(audio, impulse_response)`` applies it.
+    Streaming carries the convolution's tail (``length - 1`` samples); no latency.
     """
 
     def __init__(self, sample_rate: float, seconds: float = 1.0, mode: str = "learned",
@@ -44,6 +46,11 @@ class Reverb(nn.Module):
             self.log_decay = nn.Parameter(torch.tensor(math.log(initial_decay)))
             self.log_gain = nn.Parameter(torch.tensor(math.log(initial_gain)))
 
+    def controls(self) -> tuple[Control, ...]:
+        return (Control("audio", "signal", description="the dry signal"),
+                Control("impulse_response", "static", self.length, -1.0, 1.0, default=0.0,
+                        description="the wet impulse response (first sample ignored: the dry path)"))
+
     def get_controls(self) -> dict[str, torch.Tensor]:
         if self.mode == "learned":
             ir = self.impulse_response
@@ -53,11 +60,15 @@ class Reverb(nn.Module):
             ir = torch.exp(self.log_gain) * self.noise * envelope
         return {"impulse_response": torch.cat([ir.new_zeros(1), ir[1:]])}
 
-    def render(self, audio: torch.Tensor, impulse_response: torch.Tensor) -> torch.Tensor:
-        return convolution_reverb(audio, impulse_response.to(audio.dtype), wet=1.0, dry=1.0)
+    def initial_state(self, batch_shape=(), *, dtype=torch.float32, device=None) -> dict:
+        return {"tail": torch.zeros((*batch_shape, self.length - 1), dtype=dtype, device=device)}
 
-    def forward(self, audio: torch.Tensor) -> torch.Tensor:
-        return self.render(audio, **self.get_controls())
+    def render(self, audio: torch.Tensor, impulse_response: torch.Tensor, *, state: dict | None = None):
+        if state is None:
+            return convolution_reverb(audio, impulse_response.to(audio.dtype), wet=1.0, dry=1.0)
+        out, tail = convolution_reverb(audio, impulse_response.to(audio.dtype), wet=1.0, dry=1.0,
+                                       initial_tail=state["tail"], return_tail=True)
+        return out, {"tail": tail}
 
     def extra_repr(self) -> str:
         return f"mode={self.mode!r}, length={self.length}"
