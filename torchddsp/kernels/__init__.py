@@ -5,9 +5,10 @@
 - compiled path, as ``torch.library`` custom ops in the ``torchddsp::`` namespace with fake and
   autograd registrations: ``allpole_ops`` (``lti_filter``, ``ltv_allpole`` and their
   backwards), ``lattice_ops`` (``lattice``, ``lattice_backward``), ``gru_ops``
-  (``gru_recurrence``), ``harmonic_ops`` (the harmonic bank: plain PyTorch inside, any device;
-  an op because its chunk plan reads values on the host), invoked through ``call`` (the op, or its body directly in eager mode when
-  nothing needs a gradient); the numba kernels behind them in ``*_numba.py`` and ``launch.py``;
+  (``gru_recurrence``), invoked through ``call`` (the op, or its body directly in eager mode
+  when nothing needs a gradient); the numba kernels behind them in ``*_numba.py`` and
+  ``launch.py``; ``harmonic_ops`` (the harmonic bank: plain PyTorch inside, any device; an op
+  because its chunk plan reads values on the host);
 - pure path, plain PyTorch that ``torch.export`` / ``torch.jit.script`` capture:
   ``allpole_scan`` and ``lattice_scan`` (``nn.GRU`` itself for the GRU).
 """
