@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from helpers import random_stable_filter
-from torchddsp.functional.iir import allpole, lfilter, sosfilt
+from torchddsp.functional.iir import allpole, lfilter, sosfilt, sosfilt_zi
 from torchddsp.functional.lpc import lpc_synthesis
 from torchddsp.kernels import use_backend
 from torchddsp.kernels.backend import NUMBA_AVAILABLE
@@ -62,6 +62,10 @@ CASES = {
     "sosfilt": (lambda sos, x: sosfilt(sos, x), ["lti_filter", "lti_filter_backward"],
                 lambda: (torch.cat([_rand(3, 3).detach(), _monic(_coefficients(3, 2)).detach()], -1).requires_grad_(),
                          _rand(2, 64))),
+    "sosfilt-steady-state": (lambda sos, x: sosfilt(sos, x, sosfilt_zi(sos) * x[..., :1, None]),
+                             ["lti_filter", "lti_filter_backward"],
+                             lambda: (torch.cat([_rand(2, 3).detach(), _monic(_coefficients(2, 2)).detach()], -1)
+                                      .requires_grad_(), _rand(3, 64))),
     "allpole-lti": (lambda x, a, y0: allpole(x, a, y0), ["lti_filter", "lti_filter_backward"],
                     lambda: (_rand(2, 64), _coefficients(2, 5), _rand(2, 5))),
     "allpole-per-sample": (lambda x, a, y0: allpole(x, a, y0), ["ltv_allpole", "ltv_allpole_backward"],
