@@ -123,11 +123,15 @@ CASES += [
     ProcessorCase("SincFilter-lowpass", lambda: P.SincFilter(8000, 8, taps=11),
                   logits=_logits(cutoff_logits=(lambda p: (1,), False)), differentiable=("audio", "cutoff"),
                   compile=False),                  # value check in fir/sinc.py _check_cutoff
-    ProcessorCase("SincFilter-highpass", lambda: P.SincFilter(8000, 8, mode="highpass", taps=9, normalize=True),
+    ProcessorCase("SincFilter-highpass", lambda: P.SincFilter(8000, 8, mode="highpass", taps=9, normalize=True,
+                                                                     compensate_delay=False),
                   logits=_logits(cutoff_logits=(lambda p: (1,), False)), differentiable=("audio", "cutoff"),
                   compile=False),                  # value check in fir/sinc.py _check_cutoff
     ProcessorCase("ComplexCepstrumFilter", lambda: P.ComplexCepstrumFilter(8, n_quefrencies=3, n_fft=16),
                   logits=_logits(cepstrum_logits=(lambda p: (7,), False)), differentiable=("audio", "cepstrum")),
+    ProcessorCase("ComplexCepstrumFilter-causal",
+                  lambda: P.ComplexCepstrumFilter(8, n_quefrencies=2, n_fft=12, shift=3, compensate_delay=False),
+                  logits=_logits(cepstrum_logits=(lambda p: (5,), False)), differentiable=("audio", "cepstrum")),
     ProcessorCase("TimeVaryingFIR", lambda: P.TimeVaryingFIR(8, taps=12),
                   logits=_logits(impulse_response_logits=(lambda p: (12,), False)),
                   differentiable=("audio", "impulse_responses")),
