@@ -132,6 +132,8 @@ CASES += [
     ProcessorCase("ComplexCepstrumFilter-causal",
                   lambda: P.ComplexCepstrumFilter(8, n_quefrencies=2, n_fft=12, shift=3, compensate_delay=False),
                   logits=_logits(cepstrum_logits=(lambda p: (5,), False)), differentiable=("audio", "cepstrum")),
+    ProcessorCase("FrequencyFilter", lambda: P.FrequencyFilter(8, n_bands=5),
+                  logits=_logits(magnitude_logits=(lambda p: (5,), False)), differentiable=("audio", "magnitudes")),
     ProcessorCase("TimeVaryingFIR", lambda: P.TimeVaryingFIR(8, taps=12),
                   logits=_logits(impulse_response_logits=(lambda p: (12,), False)),
                   differentiable=("audio", "impulse_responses")),
