@@ -154,6 +154,10 @@ CASES += [
                   logits=_logits(break_frequency_logits=(lambda p: (3,), False)),
                   differentiable=("audio", "break_frequency"),
                   compile=False),                  # value checks in iir/allpass.py
+    ProcessorCase("SecondOrderAllpassCascade", lambda: P.SecondOrderAllpassCascade(8000, 8, stages=2),
+                  logits=_logits(frequency_logits=(lambda p: (2,), False), radius_logits=(lambda p: (2,), False)),
+                  differentiable=("audio", "frequency", "radius"),
+                  compile=False),                  # value check in iir/allpass.py second_order_allpass_cascade
     ProcessorCase("Phaser", lambda: P.Phaser(8000, 8, stages=3),
                   logits=_logits(break_frequency_logits=(lambda p: (3,), False), dry_logits=(lambda p: (1,), True),
                                  wet_logits=(lambda p: (1,), True), feedback_logits=(lambda p: (1,), True)),

@@ -15,6 +15,7 @@ from .parametric_eq import ParametricEQ
 from .phaser import Phaser
 from .reverb import Reverb
 from .sawtooth_square import SawtoothSquare
+from .second_order_allpass_cascade import SecondOrderAllpassCascade
 from .sinc_filter import SincFilter
 from .sinusoidal import Sinusoidal
 from .state_space_filter import StateSpaceFilter
@@ -24,5 +25,5 @@ from .time_varying_fir import TimeVaryingFIR
 
 __all__ = ["AllpassCascade", "ComplexCepstrumFilter", "Control", "DampedSinusoidBank", "FilteredNoise",
            "FrequencyFilter", "Harmonic", "HarmonicPlusNoise", "LPCSynthesisFilter", "ParametricEQ", "Phaser",
-           "Processor", "Reverb", "SawtoothSquare", "SincFilter", "Sinusoidal", "StateSpaceFilter",
-           "StateVariableFilter", "TimeVaryingBiquads", "TimeVaryingFIR"]
+           "Processor", "Reverb", "SawtoothSquare", "SecondOrderAllpassCascade", "SincFilter", "Sinusoidal",
+           "StateSpaceFilter", "StateVariableFilter", "TimeVaryingBiquads", "TimeVaryingFIR"]
