@@ -209,7 +209,7 @@ CASES: list[OpCase] = [
     OpCase("hz_to_midi", F.hz_to_midi, lambda b, g: dict(frequency=uniform(g, 20.0, 4000.0, b, 5)),
            ("frequency",), silence=("frequency",), extreme=("frequency",)),
     OpCase("midi_to_hz", F.midi_to_hz, lambda b, g: dict(notes=uniform(g, 0.0, 127.0, b, 5)),
-           ("notes",), extreme=("notes",), max_log_scale=1.0),      # 440 * 2 ** ((n - 69) / 12) overflows float32 past ~1600
+           ("notes",), extreme=("notes",), max_log_scale=1.0),      # 2 ** ((n - 69) / 12) overflows float32 past ~1600
     OpCase("unit_to_hz", F.unit_to_hz, lambda b, g: dict(x=uniform(g, 0.0, 1.0, b, 5)), ("x",),
            silence=("x",)),
     # compile, export: data-dependent check bool((weights < 0).any()) (scaling.py:44): data-dependent guard
@@ -225,20 +225,20 @@ CASES: list[OpCase] = [
     OpCase("accumulate_phase", F.accumulate_phase,
            lambda b, g: dict(frequency=uniform(g, -3000.0, 3000.0, b, TIME), sample_rate=SR,
                              initial_phase=uniform(g, 0.0, 6.0, b)),
-           ("frequency", "initial_phase"), silence=("frequency",),
+           ("frequency", "initial_phase"), silence=("frequency",), extreme=("frequency", "initial_phase"),
            streaming=Streaming("initial_phase", zeros_like_batch(), {"frequency": (-1, 1)},
                                split=lambda out, state: (out, out[..., -1] if out.shape[-1] else state))),
     OpCase("advance_phase", F.advance_phase,
            lambda b, g: dict(phase=uniform(g, 0.0, 6.0, b), frequency=uniform(g, -3000.0, 3000.0, b, TIME),
                              sample_rate=SR),
-           ("phase", "frequency"), silence=("frequency",), float64_output=True,
+           ("phase", "frequency"), silence=("frequency",), extreme=("phase", "frequency"), float64_output=True,
            streaming=Streaming("phase", zeros_like_batch(), {"frequency": (-1, 1)},
                                split=lambda out, state: (out.new_zeros(*out.shape, 0), out))),
     OpCase("harmonic_bank", F.harmonic_bank, _harmonic_bank, ("harmonic_amplitudes", "f0"),
            silence=("harmonic_amplitudes",), extreme=("harmonic_amplitudes", "f0"),
            streaming=_stream_osc(_harmonic_bank, ("harmonic_amplitudes", "f0"), ())),
     OpCase("harmonic_bank[hann]", F.harmonic_bank, lambda b, g: dict(_harmonic_bank(b, g), upsampling="hann"),
-           ("harmonic_amplitudes", "f0"), silence=("harmonic_amplitudes",)),
+           ("harmonic_amplitudes", "f0"), silence=("harmonic_amplitudes",), extreme=("harmonic_amplitudes", "f0")),
     OpCase("harmonic_oscillator", F.harmonic_oscillator, _harmonic_oscillator,
            ("amplitude", "harmonic_distribution", "f0"), silence=("amplitude",),
            extreme=("amplitude", "harmonic_distribution", "f0"),
@@ -254,7 +254,8 @@ CASES: list[OpCase] = [
     # ---- core signal utilities
     OpCase("upsample", F.upsample, lambda b, g: dict(controls=normal(g, b, FRAMES, 2), hop_size=HOP),
            ("controls",), silence=("controls",), extreme=("controls",)),
-    OpCase("upsample[hann]", F.upsample, lambda b, g: dict(controls=normal(g, b, FRAMES, 2), hop_size=HOP, method="hann"),
+    OpCase("upsample[hann]", F.upsample,
+           lambda b, g: dict(controls=normal(g, b, FRAMES, 2), hop_size=HOP, method="hann"),
            ("controls",), silence=("controls",), extreme=("controls",)),
     OpCase("frame", F.frame, lambda b, g: dict(x=normal(g, b, TIME), frame_length=4, hop_length=2), ("x",),
            silence=("x",), extreme=("x",)),
@@ -264,7 +265,7 @@ CASES: list[OpCase] = [
            ("signal", "kernel"), silence=("signal",), extreme=("signal", "kernel")),
     OpCase("fft_convolve[same]", F.fft_convolve,
            lambda b, g: dict(signal=normal(g, b, 10), kernel=normal(g, b, 4), mode="same"),
-           ("signal", "kernel"), silence=("signal",)),
+           ("signal", "kernel"), silence=("signal",), extreme=("signal", "kernel")),
     OpCase("convolution_reverb", F.convolution_reverb,
            lambda b, g: dict(audio=normal(g, b, TIME), impulse_response=normal(g, b, 5, scale=0.5)),
            ("audio", "impulse_response"), silence=("audio",), extreme=("audio", "impulse_response"),
@@ -276,19 +277,23 @@ CASES: list[OpCase] = [
                              gain=uniform(g, 0.5, 1.5, b), seed=3),
            ("decay_time", "gain"), silence=("gain",),
            batch=False,    # the seeded noise is drawn for the whole shape: item i of a batch != the item alone
-           float32=False, export=False, compile=False),  # the seeded noise differs between float32 and float64 (max abs diff 0.74)
+           float32=False,  # the seeded noise differs between float32 and float64 (max abs diff 0.74)
+           export=False, compile=False),
     # ---- FIR
     OpCase("window_design_ir", F.window_design_ir, lambda b, g: dict(magnitudes=normal(g, b, FRAMES, 5)),
            ("magnitudes",), silence=("magnitudes",), extreme=("magnitudes",)),
-    # export: export stores a FakeTensor in the lru_cache of _named_response_matrix: later eager calls return FakeTensors
+    # export: export stores a FakeTensor in the lru_cache of _named_response_matrix: later eager calls return
+    #   FakeTensors
     OpCase("window_design_response", fir.window_design_response,
            lambda b, g: dict(magnitudes=normal(g, b, FRAMES, 5), n_fft=16), ("magnitudes",),
            silence=("magnitudes",), extreme=("magnitudes",), export=False),
-    # export: exported values are wrong (max abs err 1.5) and export poisons the window-design lru_cache with a FakeTensor
+    # export: exported values are wrong (max abs err 1.5) and export poisons the window-design lru_cache with a
+    #   FakeTensor
     OpCase("frequency_filter", F.frequency_filter,
            lambda b, g: dict(signal=normal(g, b, TIME), magnitudes=uniform(g, 0.0, 1.0, b, FRAMES, 5), hop_size=HOP),
            ("signal", "magnitudes"), silence=("signal", "magnitudes"), extreme=("signal", "magnitudes"), export=False),
-    # export: 'We found a fake tensor in the exported program constant's list' (window-design lru_cache holds a FakeTensor)
+    # export: 'We found a fake tensor in the exported program constant's list' (window-design lru_cache holds a
+    #   FakeTensor)
     OpCase("frequency_filter[causal]", F.frequency_filter,
            lambda b, g: dict(signal=normal(g, b, TIME), magnitudes=uniform(g, 0.0, 1.0, b, FRAMES, 5), hop_size=HOP,
                              compensate_delay=False),
@@ -346,14 +351,17 @@ CASES: list[OpCase] = [
            lambda b, g: dict(raw=normal(g, b, 3), sample_rate=SR), ("raw",), extreme=("raw",)),
     # compile, export: data-dependent range check on break_frequency (iir/allpass.py:67): data-dependent guard
     OpCase("allpass_coefficient_from_break_frequency", iir.allpass_coefficient_from_break_frequency,
-           lambda b, g: dict(break_frequency=uniform(g, 50.0, 3900.0, b, 3), sample_rate=SR), ("break_frequency",), export=False, compile=False),
+           lambda b, g: dict(break_frequency=uniform(g, 50.0, 3900.0, b, 3), sample_rate=SR), ("break_frequency",),
+           export=False, compile=False),
     OpCase("svf_controls_from_unconstrained", iir.svf_controls_from_unconstrained,
            lambda b, g: dict(cutoff_raw=normal(g, b, 3), damping_raw=normal(g, b, 3), sample_rate=SR),
            ("cutoff_raw", "damping_raw"), extreme=("cutoff_raw", "damping_raw")),
-    # compile, export: data-dependent range check on cutoff (allpass.py:67 via state_variable.py:81): data-dependent guard
+    # compile, export: data-dependent range check on cutoff (allpass.py:67 via state_variable.py:81): data-dependent
+    #   guard
     OpCase("svf_coefficients", iir.svf_coefficients,
            lambda b, g: dict(cutoff=uniform(g, 50.0, 3900.0, b, 3), damping=uniform(g, 0.1, 3.0, b, 3), sample_rate=SR,
-                             lowpass_gain=normal(g, b, 3), bandpass_gain=normal(g, b, 3), highpass_gain=normal(g, b, 3)),
+                             lowpass_gain=normal(g, b, 3), bandpass_gain=normal(g, b, 3),
+                             highpass_gain=normal(g, b, 3)),
            ("cutoff", "damping", "lowpass_gain", "bandpass_gain", "highpass_gain"), export=False, compile=False),
     OpCase("eq_controls_from_logits", iir.eq_controls_from_logits,
            lambda b, g: dict(frequency_logits=normal(g, b, 3), gain_logits=normal(g, b, 3), q_logits=normal(g, b, 3),
@@ -362,29 +370,33 @@ CASES: list[OpCase] = [
     # compile, export: data-dependent range check on frequency (iir/parametric_eq.py:90): data-dependent guard
     OpCase("biquad_design[peak]", iir.biquad_design,
            lambda b, g: dict(filter_type="peak", frequency=uniform(g, 100.0, 3000.0, b), gain_db=uniform(g, -12, 12, b),
-                             q=uniform(g, 0.5, 4.0, b), sample_rate=SR), ("frequency", "gain_db", "q"), export=False, compile=False),
+                             q=uniform(g, 0.5, 4.0, b), sample_rate=SR), ("frequency", "gain_db", "q"),
+           export=False, compile=False),
     # compile, export: data-dependent range check on frequency (iir/parametric_eq.py:90): data-dependent guard
     OpCase("biquad_design[lowpass]", iir.biquad_design,
            lambda b, g: dict(filter_type="lowpass", frequency=uniform(g, 100.0, 3000.0, b), gain_db=None,
-                             q=uniform(g, 0.5, 4.0, b), sample_rate=SR), ("frequency", "q"), export=False, compile=False),
+                             q=uniform(g, 0.5, 4.0, b), sample_rate=SR), ("frequency", "q"),
+           export=False, compile=False),
     # compile, export: data-dependent range check on frequency (iir/parametric_eq.py:90): data-dependent guard
     OpCase("parametric_eq", iir.parametric_eq,
            lambda b, g: dict(filter_types=["lowshelf", "peak", "highpass"], frequency=uniform(g, 100.0, 3000.0, b, 3),
                              gain_db=uniform(g, -12.0, 12.0, b, 3), q=uniform(g, 0.5, 4.0, b, 3), sample_rate=SR),
            ("frequency", "gain_db", "q"), export=False, compile=False),
-    OpCase("to_sos", iir.to_sos, lambda b, g: dict(zip(("b", "a"), stable_ba(g, b, 2))), ("b", "a")),
+    OpCase("to_sos", iir.to_sos, lambda b, g: dict(zip(("b", "a"), stable_ba(g, b, 2))), ("b", "a"),
+           extreme=("b", "a")),
     OpCase("stable_state_matrix", iir.stable_state_matrix,
            lambda b, g: dict(weight=normal(g, b, 3, 3), radius_raw=normal(g, b)), ("weight", "radius_raw"),
            extreme=("weight", "radius_raw")),
     OpCase("state_space_to_tf", iir.state_space_to_tf,
            lambda b, g: dict(A=contraction(g, b, 3), B=normal(g, b, 3), C=normal(g, b, 3), D=normal(g, b)),
-           ("A", "B", "C", "D")),
+           ("A", "B", "C", "D"), extreme=("B", "C", "D")),
     # ---- IIR: frequency responses
     OpCase("freqz", F.freqz, lambda b, g: dict(zip(("b", "a"), stable_ba(g, b, 2)), worN=8), ("b", "a"),
-           output=_second),
+           output=_second, extreme=("b",)),
     OpCase("sosfreqz", F.sosfreqz, lambda b, g: dict(sos=stable_sos(g, b, 2), worN=8), ("sos",), output=_second),
     # compile, export: data-dependent check bool((sos[..., 3] == 0).any()) (iir/sosfilt.py:141): data-dependent guard
-    OpCase("sosfilt_zi", iir.sosfilt_zi, lambda b, g: dict(sos=stable_sos(g, b, 2)), ("sos",), export=False, compile=False),
+    OpCase("sosfilt_zi", iir.sosfilt_zi, lambda b, g: dict(sos=stable_sos(g, b, 2)), ("sos",),
+           export=False, compile=False),
     OpCase("frequency_sampled_filter", iir.frequency_sampled_filter,
            lambda b, g: dict(x=normal(g, b, TIME), **dict(zip(("b", "a"), stable_ba(g, b, 2))), n_fft=32),
            ("x", "b", "a"), silence=("x",), extreme=("x",)),
@@ -423,7 +435,8 @@ CASES: list[OpCase] = [
     OpCase("allpass_cascade[time-varying]", iir.allpass_cascade,
            lambda b, g: dict(x=normal(g, b, TIME), coefficients=uniform(g, -0.9, 0.9, b, FRAMES, 2)),
            ("x", "coefficients"), silence=("x",), extreme=("x",),
-           streaming=Streaming("zi", zeros_like_batch(2, 2), {"x": (-1, HOP), "coefficients": (-2, 1)}), export=False, compile=False),
+           streaming=Streaming("zi", zeros_like_batch(2, 2), {"x": (-1, HOP), "coefficients": (-2, 1)}),
+           export=False, compile=False),
     # compile, export: data-dependent stability-triangle check (iir/allpass.py:230): data-dependent guard
     OpCase("second_order_allpass_cascade", iir.second_order_allpass_cascade,
            lambda b, g: dict(x=normal(g, b, TIME), denominators=stable_ba(g, b, 2, 2)[1][..., 1:]),
@@ -446,19 +459,23 @@ CASES: list[OpCase] = [
                              break_frequency=uniform(g, 100.0, 3000.0, b, phaser_num_frames(TIME, 8, 4), 2),
                              sample_rate=SR, frame_length=8),
            ("x", "break_frequency"), silence=("x",), extreme=("x",), export=False, compile=False),
-    # compile, export: data-dependent range check on cutoff (allpass.py:67 via state_variable.py:81): data-dependent guard
+    # compile, export: data-dependent range check on cutoff (allpass.py:67 via state_variable.py:81): data-dependent
+    #   guard
     OpCase("state_variable_filter", iir.state_variable_filter,
            lambda b, g: dict(x=normal(g, b, TIME), cutoff=uniform(g, 100.0, 3000.0, b), damping=uniform(g, 0.2, 2.0, b),
                              sample_rate=SR),
            ("x", "cutoff", "damping"), silence=("x",), extreme=("x",),
            streaming=Streaming("initial_state", zeros_like_batch(2), {"x": (-1, 1)}), export=False, compile=False),
-    # compile, export: data-dependent range check on cutoff (allpass.py:67 via state_variable.py:81): data-dependent guard
+    # compile, export: data-dependent range check on cutoff (allpass.py:67 via state_variable.py:81): data-dependent
+    #   guard
     OpCase("state_variable_filter[time-varying]", iir.state_variable_filter,
            lambda b, g: dict(x=normal(g, b, TIME), cutoff=uniform(g, 100.0, 3000.0, b, FRAMES),
-                             damping=uniform(g, 0.2, 2.0, b, FRAMES), sample_rate=SR, bandpass_gain=normal(g, b, FRAMES)),
+                             damping=uniform(g, 0.2, 2.0, b, FRAMES), sample_rate=SR,
+                             bandpass_gain=normal(g, b, FRAMES)),
            ("x", "cutoff", "damping", "bandpass_gain"), silence=("x",), extreme=("x", "bandpass_gain"),
            streaming=Streaming("initial_state", zeros_like_batch(2),
-                               {"x": (-1, HOP), "cutoff": (-1, 1), "damping": (-1, 1), "bandpass_gain": (-1, 1)}), export=False, compile=False),
+                               {"x": (-1, HOP), "cutoff": (-1, 1), "damping": (-1, 1), "bandpass_gain": (-1, 1)}),
+           export=False, compile=False),
     OpCase("state_space_filter", iir.state_space_filter,
            lambda b, g: dict(A=contraction(g, b, 3), B=normal(g, b, 3), C=normal(g, b, 3), D=normal(g, b),
                              u=normal(g, b, TIME)),
@@ -482,7 +499,8 @@ CASES: list[OpCase] = [
     # compile, export: mel filterbank's empty-filter check .nonzero().tolist() (mel.py:84): data-dependent guard
     OpCase("lpc_from_mel", L.lpc_from_mel,
            lambda b, g: dict(mel=normal(g, b, FRAMES, 6), order=3, sample_rate=SR, n_fft=32), ("mel",),
-           extreme=("mel",), max_log_scale=1.0, export=False, compile=False),                     # mel is a natural log: exp(1e2) overflows
+           extreme=("mel",), max_log_scale=1.0,      # mel is a natural log: exp(1e2) overflows
+           export=False, compile=False),
     OpCase("reflection_from_logits", L.reflection_from_logits, lambda b, g: dict(logits=normal(g, b, 3)),
            ("logits",), extreme=("logits",)),
     OpCase("reflection_to_lpc", L.reflection_to_lpc, lambda b, g: dict(k=uniform(g, -0.9, 0.9, b, 3)), ("k",),
@@ -499,7 +517,8 @@ CASES: list[OpCase] = [
            # gradcheck perturbs whole tensors: feed the op all-pole sections [a0, 0, 0, a0, a1, a2] built
            # from differentiable denominators (a perturbed zero numerator is rejected, rightly).
            call=lambda denominators: L.sos_to_lpc(torch.cat(
-               [denominators[..., :1], torch.zeros_like(denominators[..., :2]), denominators], -1)), export=False, compile=False),
+               [denominators[..., :1], torch.zeros_like(denominators[..., :2]), denominators], -1)),
+           export=False, compile=False),
     OpCase("lpc_synthesis", F.lpc_synthesis,
            lambda b, g: dict(excitation=normal(g, b, TIME), coefficients=_lpc_coefficients(g, b, 3)),
            ("excitation", "coefficients"), silence=("excitation",), extreme=("excitation",),
@@ -508,13 +527,16 @@ CASES: list[OpCase] = [
            lambda b, g: dict(excitation=normal(g, b, TIME), coefficients=uniform(g, -0.9, 0.9, b, FRAMES, 3),
                              kind="reflection"),
            ("excitation", "coefficients"), silence=("excitation",), extreme=("excitation",),
-           streaming=Streaming("initial_state", zeros_like_batch(3), {"excitation": (-1, HOP), "coefficients": (-2, 1)})),
+           streaming=Streaming("initial_state", zeros_like_batch(3),
+                               {"excitation": (-1, HOP), "coefficients": (-2, 1)})),
     OpCase("lpc_inverse_filter", L.lpc_inverse_filter,
            lambda b, g: dict(signal=normal(g, b, TIME), coefficients=_lpc_coefficients(g, b, 3)),
            ("signal", "coefficients"), silence=("signal",), extreme=("signal", "coefficients"),
            streaming=Streaming("initial_state", zeros_like_batch(3), {"signal": (-1, 1)})),
-    # compile, export: COLA check float(sums.mean()) on the window (framing.py:80, from lpc/synthesis.py:298): data-dependent guard
+    # compile, export: COLA check float(sums.mean()) on the window (framing.py:80, from lpc/synthesis.py:298): data-
+    #   dependent guard
     OpCase("framewise_lpc_synthesis", L.framewise_lpc_synthesis,
            lambda b, g: dict(excitation=normal(g, b, TIME), coefficients=_lpc_coefficients(g, b, 2, FRAMES)),
-           ("excitation", "coefficients"), silence=("excitation",), extreme=("excitation",), compile=False, export=False),
+           ("excitation", "coefficients"), silence=("excitation",), extreme=("excitation",),
+           compile=False, export=False),
 ]

@@ -123,11 +123,17 @@ CASES += [
     ProcessorCase("SincFilter-lowpass", lambda: P.SincFilter(8000, 8, taps=11),
                   logits=_logits(cutoff_logits=(lambda p: (1,), False)), differentiable=("audio", "cutoff"),
                   compile=False),                  # value check in fir/sinc.py _check_cutoff
-    ProcessorCase("SincFilter-highpass", lambda: P.SincFilter(8000, 8, mode="highpass", taps=9, normalize=True),
+    ProcessorCase("SincFilter-highpass", lambda: P.SincFilter(8000, 8, mode="highpass", taps=9, normalize=True,
+                                                                     compensate_delay=False),
                   logits=_logits(cutoff_logits=(lambda p: (1,), False)), differentiable=("audio", "cutoff"),
                   compile=False),                  # value check in fir/sinc.py _check_cutoff
     ProcessorCase("ComplexCepstrumFilter", lambda: P.ComplexCepstrumFilter(8, n_quefrencies=3, n_fft=16),
                   logits=_logits(cepstrum_logits=(lambda p: (7,), False)), differentiable=("audio", "cepstrum")),
+    ProcessorCase("ComplexCepstrumFilter-causal",
+                  lambda: P.ComplexCepstrumFilter(8, n_quefrencies=2, n_fft=12, shift=3, compensate_delay=False),
+                  logits=_logits(cepstrum_logits=(lambda p: (5,), False)), differentiable=("audio", "cepstrum")),
+    ProcessorCase("FrequencyFilter", lambda: P.FrequencyFilter(8, n_bands=5),
+                  logits=_logits(magnitude_logits=(lambda p: (5,), False)), differentiable=("audio", "magnitudes")),
     ProcessorCase("TimeVaryingFIR", lambda: P.TimeVaryingFIR(8, taps=12),
                   logits=_logits(impulse_response_logits=(lambda p: (12,), False)),
                   differentiable=("audio", "impulse_responses")),
@@ -148,6 +154,10 @@ CASES += [
                   logits=_logits(break_frequency_logits=(lambda p: (3,), False)),
                   differentiable=("audio", "break_frequency"),
                   compile=False),                  # value checks in iir/allpass.py
+    ProcessorCase("SecondOrderAllpassCascade", lambda: P.SecondOrderAllpassCascade(8000, 8, stages=2),
+                  logits=_logits(frequency_logits=(lambda p: (2,), False), radius_logits=(lambda p: (2,), False)),
+                  differentiable=("audio", "frequency", "radius"),
+                  compile=False),                  # value check in iir/allpass.py second_order_allpass_cascade
     ProcessorCase("Phaser", lambda: P.Phaser(8000, 8, stages=3),
                   logits=_logits(break_frequency_logits=(lambda p: (3,), False), dry_logits=(lambda p: (1,), True),
                                  wet_logits=(lambda p: (1,), True), feedback_logits=(lambda p: (1,), True)),

@@ -21,13 +21,17 @@ def test_a_one_pole_cepstrum_filters_as_the_one_pole_filter():
     np.testing.assert_allclose(y.numpy(), scipy.signal.lfilter([1.0], [1.0, -a], x.numpy(), axis=-1), atol=1e-9)
 
 
-def test_zero_cepstrum_delays_by_shift_and_c0_is_a_gain():
-    processor = ComplexCepstrumFilter(8, n_quefrencies=2, n_fft=16, shift=5)
+def test_zero_cepstrum_is_the_identity_delayed_by_shift_unless_compensated_and_c0_is_a_gain():
+    causal = ComplexCepstrumFilter(8, n_quefrencies=2, n_fft=16, shift=5, compensate_delay=False)
+    aligned = ComplexCepstrumFilter(8, n_quefrencies=2, n_fft=16, shift=5)
+    assert (causal.latency, aligned.latency) == (0, 5)
     x = torch.randn(1, 48, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     cepstrum = torch.zeros(1, 6, 5, dtype=torch.float64)
-    torch.testing.assert_close(processor.render(x, cepstrum)[..., 5:], x[..., :-5])
+    torch.testing.assert_close(causal.render(x, cepstrum)[..., 5:], x[..., :-5])
+    torch.testing.assert_close(causal.render(x, cepstrum)[..., :5], torch.zeros(1, 5, dtype=torch.float64))
+    torch.testing.assert_close(aligned.render(x, cepstrum), x)
     cepstrum[..., 2] = np.log(0.5)
-    torch.testing.assert_close(processor.render(x, cepstrum)[..., 5:], 0.5 * x[..., :-5])
+    torch.testing.assert_close(aligned.render(x, cepstrum), 0.5 * x)
 
 
 def test_render_is_the_functional_composition():
@@ -35,7 +39,7 @@ def test_render_is_the_functional_composition():
     x = torch.randn(2, 64, generator=g, dtype=torch.float64)
     cepstrum = 0.1 * torch.randn(2, 8, 7, generator=g, dtype=torch.float64)
     processor = ComplexCepstrumFilter(8, n_quefrencies=3, n_fft=32)
-    expected = time_varying_fir(x, complex_cepstrum_ir(cepstrum, 32), 8)
+    expected = time_varying_fir(x, complex_cepstrum_ir(cepstrum, 32), 8, delay=16)
     torch.testing.assert_close(processor.render(x, cepstrum), expected, rtol=0, atol=0)
 
 

@@ -19,13 +19,15 @@ class SincFilter(Processor):
     with :math:`\\nu_m = 2 f_c[m] / f_s`, ``taps`` odd and :math:`c` = ``taps // 2``
     (``functional.fir.sinc``; the neural source-filter model of Wang & Yamagishi, ICASSP 2019,
     review §3.1.2). ``render(audio, cutoff)`` filters ``(..., frames * hop_size)`` audio, block
-    ``m`` by frame ``m``'s response, overlap-added (``functional.fir.time_varying_fir``). The
-    filter is causal: a linear-phase response delays the signal by ``taps // 2`` samples, which
-    is part of the filter (``sinc_lowpass(..., compensate_delay=False)``), not a latency.
+    ``m`` by frame ``m``'s response, overlap-added (``functional.fir.time_varying_fir``). With
+    ``compensate_delay`` (default) the linear-phase delay of ``c = taps // 2`` samples is removed
+    (zero-phase alignment, as ``sinc_lowpass``'s default), which needs ``c`` samples of
+    look-ahead: streaming then runs the causal filter and has ``latency = c`` (silent first
+    samples). Without it, the output is the causal filter's (delayed by ``c``) and ``latency = 0``.
 
     ``get_controls(cutoff_logits)`` maps any real ``(..., frames, 1)`` to a cutoff on a log
     (MIDI) scale in ``[20 Hz, f_s/2]`` (``unit_to_hz(sigmoid(.))``). Streaming carries the
-    overlap-add tail (``taps - 1`` samples; no latency).
+    overlap-add tail (``taps - 1`` samples) and the number of samples emitted.
 
     Args:
         sample_rate: Hz.
@@ -34,10 +36,11 @@ class SincFilter(Processor):
         taps: odd filter length.
         window: the window's name (``"hamming"``, ``"hann"``, ``"blackman"``, ``"boxcar"``).
         normalize: unit gain at DC for the low-pass (zero for the high-pass).
+        compensate_delay: remove the filters' ``taps // 2``-sample delay (see above).
     """
 
     def __init__(self, sample_rate: float, hop_size: int, mode: str = "lowpass", taps: int = 63,
-                 window: str = "hamming", normalize: bool = False):
+                 window: str = "hamming", normalize: bool = False, compensate_delay: bool = True):
         super().__init__()
         self.sample_rate = check_positive("sample_rate", sample_rate)
         self.hop_size = check_positive_int("hop_size", hop_size)
@@ -48,6 +51,8 @@ class SincFilter(Processor):
             raise ValueError(f"taps: expected an odd number (a linear-phase filter centred on a tap), received {taps}")
         self.window = window
         self.normalize = normalize
+        self.compensate_delay = compensate_delay
+        self.latency = taps // 2 if compensate_delay else 0
 
     def controls(self) -> tuple[Control, ...]:
         return (Control("audio", "signal", description="the signal to filter"),
@@ -64,14 +69,17 @@ class SincFilter(Processor):
         return design(cutoff, self.sample_rate, self.taps, self.window, self.normalize)
 
     def initial_state(self, batch_shape=(), *, dtype=torch.float32, device=None) -> dict:
-        return {"tail": torch.zeros((*batch_shape, self.taps - 1), dtype=dtype, device=device)}
+        return {"position": torch.tensor(0, dtype=torch.int64),
+                "tail": torch.zeros((*batch_shape, self.taps - 1), dtype=dtype, device=device)}
 
     def render(self, audio: torch.Tensor, cutoff: torch.Tensor, *, state: dict | None = None):
         irs = self.impulse_responses(cutoff)
         if state is None:
-            return time_varying_fir(audio, irs, self.hop_size)
+            return time_varying_fir(audio, irs, self.hop_size, delay=self.latency)
         audio, tail = time_varying_fir(audio, irs, self.hop_size, initial_tail=state["tail"], return_tail=True)
-        return audio, {"tail": tail}
+        emitted = state["position"].to(audio.device) + torch.arange(audio.shape[-1], device=audio.device)
+        audio = audio * (emitted >= self.latency).to(audio.dtype)     # silence before the latency
+        return audio, {"position": state["position"] + audio.shape[-1], "tail": tail}
 
     def extra_repr(self) -> str:
         return f"sample_rate={self.sample_rate}, hop_size={self.hop_size}, mode={self.mode!r}, taps={self.taps}"
