@@ -20,7 +20,9 @@ import torch
 
 from helpers import random_stable_filter
 from torchddsp import functional as F
-from torchddsp.functional import fir, iir, mel
+from torchddsp.functional import fir, iir
+from torchddsp.functional import spectral as S
+from torchddsp.functional.spectral import mel
 from torchddsp.functional.iir.phaser import phaser_num_frames
 
 L = importlib.import_module("torchddsp.functional.lpc")   # ``F.lpc`` is the function, not the package
@@ -113,9 +115,13 @@ EXCLUDED = {
     "fir.window_design.design_window": "builds a constant window from a name and an integer size; no tensor input",
     "noise.white_noise": "draws noise from a shape and a seed; no tensor input, no gradient",
     "noise.indexed_noise": "draws counter-based noise from a shape, a seed and a start; no tensor input, no gradient",
-    "mel.mel_filterbank": "builds a constant matrix from integers and frequencies; no tensor input",
-    "mel.mel_filterbank_pinv": "pseudo-inverse of the constant mel matrix; no tensor input",
+    "spectral.mel.mel_filterbank": "builds a constant matrix from integers and frequencies; no tensor input",
+    "spectral.mel.mel_filterbank_pinv": "pseudo-inverse of the constant mel matrix; no tensor input",
     "lpc.from_mel.mel_filterbank": "float64 alias of mel.mel_filterbank; no tensor input",
+    "core.windows.get_window": "builds a constant window from a name and an integer size; no tensor input",
+    "core.resample.resample": "scipy's resample_poly on the CPU for data preparation: refuses inputs that require grad",
+    "core.resample.resampling_ratio": "a pair of integers from two rates; no tensor input",
+    "spectral.stft.check_eps": "an argument check returning a float",
 }
 
 
@@ -261,6 +267,18 @@ CASES: list[OpCase] = [
            silence=("x",), extreme=("x",)),
     OpCase("overlap_add", F.overlap_add, lambda b, g: dict(frames=normal(g, b, FRAMES, 4), hop_length=2),
            ("frames",), silence=("frames",), extreme=("frames",)),
+    OpCase("stft", S.stft, lambda b, g: dict(input=normal(g, b, 32), n_fft=8, hop_length=2), ("input",),
+           output=torch.view_as_real, silence=("input",), extreme=("input",)),
+    OpCase("stft[constant, hamming]", S.stft,
+           lambda b, g: dict(input=normal(g, b, 32), n_fft=8, hop_length=4, window="hamming", pad_mode="constant"),
+           ("input",), output=torch.view_as_real, silence=("input",), extreme=("input",)),
+    OpCase("istft", S.istft, lambda b, g: dict(x=normal(g, b, 32)), ("x",),
+           call=lambda x: S.istft(S.stft(x, 8, 2), 8, 2, length=32), silence=("x",), extreme=("x",)),
+    OpCase("stft_magnitude", S.stft_magnitude, lambda b, g: dict(input=normal(g, b, 32), n_fft=8, hop_length=2),
+           ("input",), silence=("input",), extreme=("input",)),
+    OpCase("power_spectrum", S.power_spectrum, lambda b, g: dict(re=normal(g, b, 5), im=normal(g, b, 5)),
+           ("re", "im"), call=lambda re, im: S.power_spectrum(torch.complex(re, im)), silence=("re", "im"),
+           extreme=("re", "im")),
     OpCase("fft_convolve", F.fft_convolve, lambda b, g: dict(signal=normal(g, b, 10), kernel=normal(g, b, 4)),
            ("signal", "kernel"), silence=("signal",), extreme=("signal", "kernel")),
     OpCase("fft_convolve[same]", F.fft_convolve,

@@ -47,8 +47,8 @@ def _public_ops() -> dict:
     for module in modules:
         for name in getattr(module, "__all__", ()):
             obj = getattr(module, name)
-            if callable(obj):
-                ops[_key(obj)] = obj
+            if callable(obj) and not isinstance(obj, type) and getattr(obj, "__module__", "").startswith("torchddsp"):
+                ops[_key(obj)] = obj                       # functions (not classes, type aliases)
     return ops
 
 

@@ -29,12 +29,12 @@ Everything is differentiable with respect to the audio.
 
 from __future__ import annotations
 
-import functools
 import math
 
 import torch
 
 from .._checks import check_choice, check_positive, check_positive_int
+from ..functional.core.constant_cache import constant_cache
 from ..functional.spectral.mel import mel_filterbank
 from ..functional.spectral.stft import STFTConfig, power_spectrum
 from .yin import check_audio
@@ -44,7 +44,7 @@ __all__ = ["mel_spectrogram", "log_mel_spectrogram", "mfcc", "dct_matrix"]
 _LOGS = ("db", "ln")
 
 
-@functools.lru_cache(maxsize=32)
+@constant_cache(32)
 def _dct_f64(n_in: int, n_out: int) -> torch.Tensor:
     i = torch.arange(n_in, dtype=torch.float64)
     q = torch.arange(n_out, dtype=torch.float64)[:, None]

@@ -41,7 +41,7 @@ def normalize_distribution(weights: torch.Tensor, dim: int = -1, eps: float = 1e
     Engel et al. 2020, so the remaining harmonics carry the whole amplitude.
     """
     check_tensor("weights", weights, min_dim=1)
-    if bool((weights.detach() < 0).any()):
+    if not torch.compiler.is_compiling() and bool((weights.detach() < 0).any()):    # a value check: eager only
         raise ValueError("weights: expected non-negative values, received a negative weight")
     return weights / weights.sum(dim=dim, keepdim=True).clamp_min(eps)
 

@@ -32,12 +32,12 @@ impulse responses (identical, up to rounding, to :func:`window_design_ir` follow
 
 from __future__ import annotations
 
-import functools
 import math
 
 import torch
 
 from ..._checks import check_positive_int, check_tensor
+from ..core.constant_cache import constant_cache
 from ..core.windows import get_window
 from .time_varying import block_fft_size, block_filter
 
@@ -128,7 +128,7 @@ def _response_matrix_from_window(w: torch.Tensor, n_bands: int, n_fft: int) -> t
     return (band_to_lag * lag_weight) @ lag_to_bin
 
 
-@functools.lru_cache(maxsize=32)
+@constant_cache(32)
 def _named_response_matrix(n_bands: int, size: int, window: str, n_fft: int, dtype, device) -> torch.Tensor:
     w = design_window(window, size, dtype=torch.float64)
     return _response_matrix_from_window(w, n_bands, n_fft).to(dtype=dtype, device=device)

@@ -97,8 +97,8 @@ def sos_to_lpc(sos: torch.Tensor, order: int | None = None) -> torch.Tensor:
     n = sos.shape[-2]
     if order is not None and (not isinstance(order, int) or isinstance(order, bool) or not 0 <= order <= 2 * n):
         raise ValueError(f"order: expected an integer in [0, {2 * n}] (2 per section), received {order!r}")
-    with torch.no_grad():
-        b, a0 = sos[..., :3], sos[..., 3:4]
+    if not torch.compiler.is_compiling():                          # value checks: eager only
+        b, a0 = sos[..., :3].detach(), sos[..., 3:4].detach()
         if bool((a0 == 0).any()):
             raise ValueError("sos: expected a nonzero a0 in every section, received 0")
         if bool((b[..., 1:] != 0).any()) or bool((b[..., :1] != a0).any()):

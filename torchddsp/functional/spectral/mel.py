@@ -25,12 +25,12 @@ in Hz); ``norm=None`` keeps peaks at 1. These are the definitions of librosa's
 
 from __future__ import annotations
 
-import functools
 import math
 
 import torch
 
 from ..._checks import check_choice, check_positive, check_positive_int, check_tensor
+from ..core.constant_cache import constant_cache
 
 __all__ = ["hz_to_mel", "mel_to_hz", "mel_filterbank", "mel_filterbank_pinv"]
 
@@ -67,7 +67,7 @@ def mel_to_hz(mel: torch.Tensor, mel_scale: str = "slaney") -> torch.Tensor:
     return torch.where(mel >= _MIN_LOG_MEL, log, linear)
 
 
-@functools.lru_cache(maxsize=64)
+@constant_cache(64)
 def _filterbank_f64(sample_rate: float, n_fft: int, n_mels: int, f_min: float, f_max: float,
                     mel_scale: str, norm) -> torch.Tensor:
     f64 = torch.float64
@@ -81,15 +81,15 @@ def _filterbank_f64(sample_rate: float, n_fft: int, n_mels: int, f_min: float, f
     weights = torch.clamp(torch.minimum(rising, falling), min=0.0)
     if norm == "slaney":
         weights = weights * (2.0 / (right - left))
-    empty = (weights.max(dim=1).values <= 0).nonzero().flatten().tolist()
-    if empty:
+    empty = [] if torch.compiler.is_compiling() else (weights.max(dim=1).values <= 0).nonzero().flatten().tolist()
+    if empty:                                                  # a value check: eager only
         raise ValueError(f"n_mels: expected every mel filter to cover at least one FFT bin, received n_mels={n_mels} "
                          f"with n_fft={n_fft}, sample_rate={sample_rate}, f_min={f_min}, f_max={f_max}: filters "
                          f"{empty[:8]}{'...' if len(empty) > 8 else ''} are empty; use fewer mels or a larger n_fft")
     return weights
 
 
-@functools.lru_cache(maxsize=128)
+@constant_cache(128)
 def _filterbank_cached(sample_rate, n_fft, n_mels, f_min, f_max, mel_scale, norm, dtype, device):
     return _filterbank_f64(sample_rate, n_fft, n_mels, f_min, f_max, mel_scale, norm).to(dtype=dtype, device=device)
 
@@ -132,7 +132,7 @@ def mel_filterbank(sample_rate: float, n_fft: int, n_mels: int, f_min: float = 0
         dtype=dtype, device=device, copy=True)
 
 
-@functools.lru_cache(maxsize=32)
+@constant_cache(32)
 def _pinv_f64(sample_rate, n_fft, n_mels, f_min, f_max, mel_scale, norm) -> torch.Tensor:
     return torch.linalg.pinv(_filterbank_f64(sample_rate, n_fft, n_mels, f_min, f_max, mel_scale, norm))
 

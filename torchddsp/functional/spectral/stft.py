@@ -31,13 +31,13 @@ any window whose squared shifts never sum to zero where the signal lies (NOLA).
 
 from __future__ import annotations
 
-import functools
 from typing import Callable, Union
 
 import torch
 import torch.nn.functional as F
 
 from ..._checks import check_choice, check_positive_int, check_tensor
+from ..core.constant_cache import constant_cache
 from ..core.windows import get_window
 
 __all__ = ["WindowSpec", "PAD_MODES", "STFTConfig", "stft", "istft", "stft_magnitude", "power_spectrum", "check_eps"]
@@ -48,7 +48,7 @@ WindowSpec = Union[str, torch.Tensor, Callable[..., torch.Tensor]]
 PAD_MODES = ("reflect", "constant", "replicate", "circular")
 
 
-@functools.lru_cache(maxsize=128)
+@constant_cache(128)
 def _named_window(name: str, win_length: int, n_fft: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     # periodic window, zero-padded around its centre to n_fft; cached per (size, dtype, device)
     w = get_window(name, win_length, fftbins=True, dtype=dtype, device=device)
@@ -265,7 +265,7 @@ def istft(input: torch.Tensor, n_fft: int, hop_length: int | None = None, win_le
     start = n_fft // 2 if center else 0
     end = covered - start if length is None else min(covered, start + length)
     y, envelope = y[:, start:end], envelope[start:end]
-    if bool((envelope.abs() < 1e-11).any()):
+    if not torch.compiler.is_compiling() and bool((envelope.abs() < 1e-11).any()):   # a value check: eager only
         raise ValueError(f"window: expected squared windows shifted by hop_length={cfg.hop_length} to overlap "
                          f"everywhere in the output (NOLA), received a sum below 1e-11")
     y = y / envelope
