@@ -1,6 +1,6 @@
-"""``torch.compile(fullgraph=True)`` through the recursions: no graph break (fullgraph raises on
-one), the ``torchddsp::`` custom ops in the captured graph (none on the pure path), values and
-gradients equal to eager.
+"""``torch.compile(fullgraph=True)`` through the recursions and the IIR structures built on them:
+no graph break (fullgraph raises on one), the ``torchddsp::`` custom ops in the captured graph
+(none on the pure path), values and gradients equal to eager.
 
 The graphs are captured with the ``aot_eager`` backend (Dynamo + AOTAutograd: the fake and
 autograd registrations are exercised, no C++ build); one test runs Inductor end to end.
@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from helpers import random_stable_filter
-from torchddsp.functional.iir import allpole, lfilter, sosfilt, sosfilt_zi
+from torchddsp.functional.iir import (allpass_cascade, allpole, lfilter, parametric_eq, phaser_exact, sosfilt,
+                                      sosfilt_zi, state_variable_filter)
 from torchddsp.functional.lpc import lpc_synthesis
 from torchddsp.kernels import use_backend
 from torchddsp.kernels.backend import NUMBA_AVAILABLE
@@ -70,6 +71,21 @@ CASES = {
                     lambda: (_rand(2, 64), _coefficients(2, 5), _rand(2, 5))),
     "allpole-per-sample": (lambda x, a, y0: allpole(x, a, y0), ["ltv_allpole", "ltv_allpole_backward"],
                            lambda: (_rand(2, 64), _coefficients(2, 64, 5), _rand(2, 5))),
+    "allpass-cascade": (lambda c, x: allpass_cascade(x, c), ["ltv_allpole", "ltv_allpole_backward"],
+                        lambda: ((0.8 * torch.rand(2, 64, 3, dtype=torch.float64) - 0.4).requires_grad_(),
+                                 _rand(2, 64))),
+    "phaser-exact": (lambda f, x: phaser_exact(x, f, 16000.0, feedback=0.5), [],   # a state-space scan, no kernel
+                     lambda: ((100 + 3000 * torch.rand(2, 64, 4, dtype=torch.float64)).requires_grad_(),
+                              _rand(2, 64))),
+    "state-variable-filter": (lambda f, x: state_variable_filter(x, f, 0.5, 16000.0),
+                              ["lti_filter", "lti_filter_backward"],
+                              lambda: ((100 + 3000 * torch.rand(2, 4, dtype=torch.float64)).requires_grad_(),
+                                       _rand(2, 64))),
+    "parametric-eq": (lambda f, x: sosfilt(parametric_eq(["lowshelf", "peak"], f,
+                                                          torch.tensor([3.0, -6.0], dtype=f.dtype),
+                                                          torch.tensor([0.7, 2.0], dtype=f.dtype), 16000.0), x),
+                      ["lti_filter", "lti_filter_backward"],
+                      lambda: (torch.tensor([200.0, 1000.0], dtype=torch.float64, requires_grad=True), _rand(2, 64))),
     "lpc-synthesis-lpc": (lambda e, a: lpc_synthesis(e, a, kind="lpc"), ["ltv_allpole", "ltv_allpole_backward"],
                           lambda: (_rand(2, 64), _coefficients(2, 4, 6))),
     "lpc-synthesis-reflection": (lambda e, k, s0: lpc_synthesis(e, k, kind="reflection", initial_state=s0,

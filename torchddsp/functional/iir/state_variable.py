@@ -80,7 +80,8 @@ def _controls(cutoff, damping, sample_rate, lowpass_gain, bandpass_gain, highpas
     damping = _as_tensor("damping", damping, like)
     _check_frequency("cutoff", cutoff, sample_rate)
     d = damping.detach()
-    if d.numel() and (not bool(torch.isfinite(d).all()) or bool((d <= 0).any())):
+    if d.numel() and not torch.compiler.is_compiling() and (not bool(torch.isfinite(d).all())
+                                                            or bool((d <= 0).any())):
         raise ValueError(f"damping: expected finite values > 0, received values from {float(d.min()):g} to "
                          f"{float(d.max()):g} (map unconstrained outputs with svf_controls_from_unconstrained)")
     gains = [_as_tensor(name, value, like) for name, value in
