@@ -11,6 +11,13 @@ import math
 import torch
 
 
+def checking_values() -> bool:
+    """Whether checks on tensor *values* run: in eager mode, not while ``torch.compile`` or
+    ``torch.export`` trace. A check on values (``bool((x < 0).any())``) is a data-dependent branch
+    that a tracer cannot follow; the same code run eagerly checks them."""
+    return not torch.compiler.is_compiling()
+
+
 def check_tensor(name: str, value, *, min_dim: int = 0, floating: bool = True) -> torch.Tensor:
     """Require ``value`` to be a tensor with at least ``min_dim`` dimensions."""
     if not isinstance(value, torch.Tensor):

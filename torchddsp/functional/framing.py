@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .._checks import check_positive_int, check_tensor
+from .._checks import check_positive_int, check_tensor, checking_values
 
 
 def frame(x: torch.Tensor, frame_length: int, hop_length: int, pad_end: bool = False) -> torch.Tensor:
@@ -66,6 +66,9 @@ def overlap_add(frames: torch.Tensor, hop_length: int) -> torch.Tensor:
 def cola_constant(window: torch.Tensor, hop_length: int, tol: float = 1e-6) -> float:
     """Return the constant sum of ``window`` shifted by multiples of ``hop_length``.
 
+    (While ``torch.compile``/``torch.export`` trace, the constant comes back unchecked as a 0-dim
+    float64 tensor: the check reads values, which a traced graph does not have.)
+
     Raises ``ValueError`` when the shifted windows do not sum to a constant within ``tol``
     (relative), i.e. when the window and hop break the constant-overlap-add condition.
     """
@@ -77,6 +80,8 @@ def cola_constant(window: torch.Tensor, hop_length: int, tol: float = 1e-6) -> f
     n = w.shape[-1]
     pad = (-n) % hop_length
     sums = F.pad(w, (0, pad)).reshape(-1, hop_length).sum(0)
+    if not checking_values():                  # traced (compile/export): the constant, unchecked, as a tensor
+        return sums.mean()
     constant = float(sums.mean())
     spread = float((sums - constant).abs().max())
     if constant == 0 or spread > tol * abs(constant):

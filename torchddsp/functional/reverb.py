@@ -29,7 +29,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .._checks import check_positive, check_positive_int, check_tensor
+from .._checks import check_positive, check_positive_int, check_tensor, checking_values
 from .convolution import fft_convolve
 from .fir.window_design import frequency_filter
 from .noise import white_noise
@@ -95,7 +95,7 @@ def _positive_tensor(name: str, value, dtype=None, device=None) -> torch.Tensor:
     t = value if isinstance(value, torch.Tensor) else torch.as_tensor(
         value, dtype=dtype or torch.get_default_dtype(), device=device)
     check_tensor(name, t)
-    if t.numel() and not torch.compiler.is_compiling() and not bool((t.detach() > 0).all()):   # eager only
+    if t.numel() and checking_values() and not bool((t.detach() > 0).all()):
         raise ValueError(f"{name}: expected values > 0, received a minimum of {float(t.detach().min()):.6g}")
     return t
 

@@ -11,7 +11,7 @@ import math
 
 import torch
 
-from .._checks import check_positive, check_tensor
+from .._checks import check_positive, check_tensor, checking_values
 
 
 def exp_sigmoid(x: torch.Tensor, exponent: float = 10.0, max_value: float = 2.0,
@@ -37,11 +37,12 @@ def exp_sigmoid(x: torch.Tensor, exponent: float = 10.0, max_value: float = 2.0,
 def normalize_distribution(weights: torch.Tensor, dim: int = -1, eps: float = 1e-12) -> torch.Tensor:
     r"""Divide non-negative ``weights`` by their sum along ``dim``: :math:`\hat\alpha_k = w_k / \sum_j w_j`.
 
-    ``weights`` must be non-negative. An all-zero row stays all zero (no NaN). Use after removing harmonics above Nyquist, as in
-    Engel et al. 2020, so the remaining harmonics carry the whole amplitude.
+    ``weights`` must be non-negative. An all-zero row stays all zero (no NaN). Use after removing
+    harmonics above Nyquist, as in Engel et al. 2020, so the remaining harmonics carry the whole
+    amplitude.
     """
     check_tensor("weights", weights, min_dim=1)
-    if not torch.compiler.is_compiling() and bool((weights.detach() < 0).any()):    # a value check: eager only
+    if checking_values() and bool((weights.detach() < 0).any()):
         raise ValueError("weights: expected non-negative values, received a negative weight")
     return weights / weights.sum(dim=dim, keepdim=True).clamp_min(eps)
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import torch
 
-from ..._checks import check_positive, check_positive_int, check_tensor
+from ..._checks import check_positive, check_positive_int, check_tensor, checking_values
 from .time_varying import time_varying_fir
 from .window_design import design_window
 
@@ -47,7 +47,7 @@ def _check_cutoff(cutoff: torch.Tensor, sample_rate: float, taps: int) -> None:
     if taps % 2 == 0:
         raise ValueError(f"taps: expected an odd number (a type I linear-phase filter with an integer centre), "
                          f"received {taps}")
-    if cutoff.numel() and not torch.compiler.is_compiling() and bool((cutoff.detach() < 0).any()):  # eager only
+    if cutoff.numel() and checking_values() and bool((cutoff.detach() < 0).any()):
         raise ValueError(f"cutoff: expected frequencies >= 0 Hz, received a minimum of {float(cutoff.min()):.6g}")
 
 

@@ -41,7 +41,7 @@ import math
 
 import torch
 
-from ..._checks import check_positive, check_tensor
+from ..._checks import check_positive, check_tensor, checking_values
 from .lfilter import lfilter
 
 
@@ -61,7 +61,7 @@ def _as_tensor(name: str, value, like: torch.Tensor | None = None) -> torch.Tens
 def _check_frequency(name: str, frequency: torch.Tensor, sample_rate: float) -> None:
     """Raise ``ValueError`` unless every value of ``frequency`` lies in ``(0, sample_rate / 2)``."""
     values = frequency.detach()
-    if values.numel() == 0 or torch.compiler.is_compiling():     # a value check: eager only
+    if values.numel() == 0 or not checking_values():
         return
     nyquist = sample_rate / 2
     if not bool(torch.isfinite(values).all()) or bool((values <= 0).any()) or bool((values >= nyquist).any()):
@@ -188,7 +188,7 @@ def allpass_cascade(x: torch.Tensor, coefficients: torch.Tensor, zi: torch.Tenso
         raise ValueError(f"coefficients: time-varying coefficients need {x.shape[-1]} steps or a number of frames "
                          f"dividing it, received shape {tuple(coefficients.shape)}")
     c = coefficients.detach()
-    if c.numel() and not torch.compiler.is_compiling() and (bool((c.abs() >= 1).any())
+    if c.numel() and checking_values() and (bool((c.abs() >= 1).any())
                                                             or not bool(torch.isfinite(c).all())):
         raise ValueError(f"coefficients: expected |a| < 1 for a stable all-pass, received max |a| = "
                          f"{float(coefficients.detach().abs().max()):g}")
@@ -226,7 +226,7 @@ def second_order_allpass_cascade(x: torch.Tensor, denominators: torch.Tensor, zi
         raise ValueError(f"denominators: time-varying denominators need {x.shape[-1]} steps or a number of frames "
                          f"dividing it, received shape {tuple(denominators.shape)}")
     d = denominators.detach()
-    if d.numel() and not torch.compiler.is_compiling():          # a value check: eager only
+    if d.numel() and checking_values():
         a1, a2 = d[..., 0], d[..., 1]
         if not bool(torch.isfinite(d).all()) or bool((a2.abs() >= 1).any()) or bool((a1.abs() >= 1 + a2).any()):
             raise ValueError("denominators: expected stable denominators (|a2| < 1 and |a1| < 1 + a2), received "

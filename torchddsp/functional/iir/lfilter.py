@@ -32,7 +32,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..._checks import broadcast_or_raise
+from ..._checks import broadcast_or_raise, checking_values
 from ...kernels import use_compiled
 from .allpole import check_real, flatten_batch, frames_hop, lti_core, ltv_core, ltv_head
 
@@ -122,7 +122,7 @@ def lfilter(b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, zi: torch.Tensor 
                              f"received shape {tuple(coeffs.shape)}")
     b_varying, a_varying = b.dim() == x.dim() + 1, a.dim() == x.dim() + 1
     varying = a_varying or b_varying
-    if not torch.compiler.is_compiling() and bool((a[..., 0].detach() == 0).any()):     # a value check: eager only
+    if checking_values() and bool((a[..., 0].detach() == 0).any()):
         raise ValueError("a: expected a nonzero leading coefficient a[..., 0], received 0")
     inv_a0 = a[..., :1].reciprocal()
     if varying:

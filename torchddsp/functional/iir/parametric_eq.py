@@ -46,7 +46,7 @@ from typing import Sequence
 
 import torch
 
-from ..._checks import broadcast_or_raise, check_choice, check_positive
+from ..._checks import broadcast_or_raise, check_choice, check_positive, checking_values
 
 FILTER_TYPES = ("lowpass", "highpass", "bandpass", "notch", "allpass", "peak", "lowshelf", "highshelf")
 GAIN_TYPES = ("peak", "lowshelf", "highshelf")
@@ -87,7 +87,7 @@ def _describe(value: torch.Tensor) -> str:
 
 def _check_frequency(frequency: torch.Tensor, sample_rate: float, name: str = "frequency") -> None:
     v = frequency.detach()
-    if torch.compiler.is_compiling():             # a value check: eager only
+    if not checking_values():
         return
     if not bool((torch.isfinite(v) & (v > 0) & (v < sample_rate / 2)).all()):
         raise ValueError(f"{name}: expected frequencies in Hz strictly between 0 and the Nyquist frequency "
@@ -96,7 +96,7 @@ def _check_frequency(frequency: torch.Tensor, sample_rate: float, name: str = "f
 
 def _check_q(q: torch.Tensor, name: str = "q") -> None:
     v = q.detach()
-    if torch.compiler.is_compiling():             # a value check: eager only
+    if not checking_values():
         return
     if not bool((torch.isfinite(v) & (v > 0)).all()):
         raise ValueError(f"{name}: expected finite Q factors > 0, received {_describe(v)}")
@@ -104,7 +104,7 @@ def _check_q(q: torch.Tensor, name: str = "q") -> None:
 
 def _check_gain(gain_db: torch.Tensor, name: str = "gain_db") -> None:
     v = gain_db.detach()
-    if torch.compiler.is_compiling():             # a value check: eager only
+    if not checking_values():
         return
     if not bool((torch.isfinite(v) & (v.abs() <= MAX_GAIN_DB)).all()):
         raise ValueError(f"{name}: expected gains in dB with |gain_db| <= {MAX_GAIN_DB:g}, received {_describe(v)}")

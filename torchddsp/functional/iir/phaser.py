@@ -49,7 +49,7 @@ import math
 
 import torch
 
-from ..._checks import check_nonnegative_int, check_positive, check_positive_int, check_tensor
+from ..._checks import check_nonnegative_int, check_positive, check_positive_int, check_tensor, checking_values
 from ..framing import cola_constant, frame, overlap_add
 from .allpass import _as_tensor, allpass_cascade, allpass_coefficient_from_break_frequency
 from .state_space import state_space_filter
@@ -110,7 +110,7 @@ def _gain(name: str, value, x: torch.Tensor) -> torch.Tensor:
 
 def _check_feedback(feedback: torch.Tensor) -> None:
     f = feedback.detach()
-    if f.numel() and not torch.compiler.is_compiling() and (not bool(torch.isfinite(f).all())
+    if f.numel() and checking_values() and (not bool(torch.isfinite(f).all())
                                                             or bool((f.abs() >= 1).any())):
         raise ValueError(f"feedback: expected |feedback| < 1 for a stable loop, received max |feedback| = "
                          f"{float(f.abs().max()):g} (map unconstrained values with feedback_from_unconstrained)")

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import torch
 
-from ..._checks import broadcast_or_raise, check_tensor
+from ..._checks import broadcast_or_raise, check_tensor, checking_values
 from .lfilter import lfilter
 
 
@@ -105,7 +105,7 @@ def sosfilt(sos: torch.Tensor, x: torch.Tensor, zi: torch.Tensor | None = None, 
     finals = []
     for s in range(n_sections):                   # a loop over sections, never over samples
         row = sos[..., s, :]                       # (..., 6) or (..., steps, 6)
-        if not torch.compiler.is_compiling() and bool((row[..., 3].detach() == 0).any()):   # eager-only value check
+        if checking_values() and bool((row[..., 3].detach() == 0).any()):
             raise ValueError(f"sos: expected a nonzero a0 (column 3) in every section, received 0 in section {s}")
         if zi is None:
             y = lfilter(row[..., :3], row[..., 3:], y, backend=backend)
@@ -138,7 +138,7 @@ def sosfilt_zi(sos: torch.Tensor) -> torch.Tensor:
         ``(..., n_sections, 2)``. Differentiable with respect to ``sos``.
     """
     _check_sos(sos)
-    eager = not torch.compiler.is_compiling()          # value checks: eager only (a traced graph has no values)
+    eager = checking_values()
     if eager and bool((sos[..., 3].detach() == 0).any()):
         raise ValueError("sos: expected a nonzero a0 (column 3) in every section, received 0")
     b = sos[..., :3] / sos[..., 3:4]

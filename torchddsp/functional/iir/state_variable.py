@@ -42,7 +42,7 @@ import math
 
 import torch
 
-from ..._checks import broadcast_or_raise, check_positive, check_tensor
+from ..._checks import broadcast_or_raise, check_positive, check_tensor, checking_values
 from .allpass import _as_tensor, _check_frequency, _log_frequency
 from .state_space import _framewise_state_space
 
@@ -80,7 +80,7 @@ def _controls(cutoff, damping, sample_rate, lowpass_gain, bandpass_gain, highpas
     damping = _as_tensor("damping", damping, like)
     _check_frequency("cutoff", cutoff, sample_rate)
     d = damping.detach()
-    if d.numel() and not torch.compiler.is_compiling() and (not bool(torch.isfinite(d).all())
+    if d.numel() and checking_values() and (not bool(torch.isfinite(d).all())
                                                             or bool((d <= 0).any())):
         raise ValueError(f"damping: expected finite values > 0, received values from {float(d.min()):g} to "
                          f"{float(d.max()):g} (map unconstrained outputs with svf_controls_from_unconstrained)")

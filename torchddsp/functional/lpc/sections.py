@@ -35,7 +35,7 @@ import math
 
 import torch
 
-from ..._checks import check_tensor
+from ..._checks import check_tensor, checking_values
 
 
 def lpc_to_sos(a: torch.Tensor) -> torch.Tensor:
@@ -97,7 +97,7 @@ def sos_to_lpc(sos: torch.Tensor, order: int | None = None) -> torch.Tensor:
     n = sos.shape[-2]
     if order is not None and (not isinstance(order, int) or isinstance(order, bool) or not 0 <= order <= 2 * n):
         raise ValueError(f"order: expected an integer in [0, {2 * n}] (2 per section), received {order!r}")
-    if not torch.compiler.is_compiling():                          # value checks: eager only
+    if checking_values():
         b, a0 = sos[..., :3].detach(), sos[..., 3:4].detach()
         if bool((a0 == 0).any()):
             raise ValueError("sos: expected a nonzero a0 in every section, received 0")

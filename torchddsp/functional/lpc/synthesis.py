@@ -71,7 +71,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ..._checks import check_choice, check_nonnegative_int, check_tensor
+from ..._checks import check_choice, check_nonnegative_int, check_tensor, checking_values
 from ...kernels import call, lattice_ops, lattice_scan, use_compiled
 from ..framing import cola_constant, frame, overlap_add
 from ..iir.allpole import allpole
@@ -84,7 +84,7 @@ FRAMEWISE_METHODS = ("time", "fft")
 
 
 def _cosines(k: torch.Tensor) -> torch.Tensor:
-    if torch.compiler.is_compiling():               # a value check: eager only (a traced graph has no values)
+    if not checking_values():
         return torch.sqrt((1.0 - k) * (1.0 + k))
     if bool((k.detach().abs() >= 1).any()) or not bool(torch.isfinite(k.detach()).all()):
         worst = float(k.detach().abs().nan_to_num(float("inf")).max())

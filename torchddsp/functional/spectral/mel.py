@@ -29,7 +29,7 @@ import math
 
 import torch
 
-from ..._checks import check_choice, check_positive, check_positive_int, check_tensor
+from ..._checks import check_choice, check_positive, check_positive_int, check_tensor, checking_values
 from ..core.constant_cache import constant_cache
 
 __all__ = ["hz_to_mel", "mel_to_hz", "mel_filterbank", "mel_filterbank_pinv"]
@@ -81,8 +81,8 @@ def _filterbank_f64(sample_rate: float, n_fft: int, n_mels: int, f_min: float, f
     weights = torch.clamp(torch.minimum(rising, falling), min=0.0)
     if norm == "slaney":
         weights = weights * (2.0 / (right - left))
-    empty = [] if torch.compiler.is_compiling() else (weights.max(dim=1).values <= 0).nonzero().flatten().tolist()
-    if empty:                                                  # a value check: eager only
+    empty = [] if not checking_values() else (weights.max(dim=1).values <= 0).nonzero().flatten().tolist()
+    if empty:
         raise ValueError(f"n_mels: expected every mel filter to cover at least one FFT bin, received n_mels={n_mels} "
                          f"with n_fft={n_fft}, sample_rate={sample_rate}, f_min={f_min}, f_max={f_max}: filters "
                          f"{empty[:8]}{'...' if len(empty) > 8 else ''} are empty; use fewer mels or a larger n_fft")

@@ -36,7 +36,7 @@ from typing import Callable, Union
 import torch
 import torch.nn.functional as F
 
-from ..._checks import check_choice, check_positive_int, check_tensor
+from ..._checks import check_choice, check_positive_int, check_tensor, checking_values
 from ..core.constant_cache import constant_cache
 from ..core.windows import get_window
 
@@ -265,7 +265,7 @@ def istft(input: torch.Tensor, n_fft: int, hop_length: int | None = None, win_le
     start = n_fft // 2 if center else 0
     end = covered - start if length is None else min(covered, start + length)
     y, envelope = y[:, start:end], envelope[start:end]
-    if not torch.compiler.is_compiling() and bool((envelope.abs() < 1e-11).any()):   # a value check: eager only
+    if checking_values() and bool((envelope.abs() < 1e-11).any()):
         raise ValueError(f"window: expected squared windows shifted by hop_length={cfg.hop_length} to overlap "
                          f"everywhere in the output (NOLA), received a sum below 1e-11")
     y = y / envelope
