@@ -12,7 +12,7 @@ import math
 import numpy as np
 import torch
 
-from torchddsp.functional.phase import accumulate_phase
+from torchddsp.functional.core.phase import accumulate_phase
 
 SR, F, SECONDS = 48000, 440, 600
 

@@ -5,8 +5,8 @@
 The recording is split: the first ``1 - holdout`` of it is prepared (f0 by ``--f0-method``,
 CREPE tiny by default, refined with ``--f0-refine``) and trained on, the rest is held out. At evenly spaced points of the
 training budget the model resynthesises both parts and we report the multi-scale spectral
-distance (MSS, defined in ``torchddsp.metrics``) with loudness L1, f0 L1 and f0 outliers
-(``torchddsp.workflows.resynthesis_metrics``: CREPE tiny on input and output). References,
+distance (MSS, defined in ``torchddsp.evaluation.metrics``) with loudness L1, f0 L1 and f0 outliers
+(``torchddsp.apps.workflows.resynthesis_metrics``: CREPE tiny on input and output). References,
 computed on the same parts with the same metrics:
 
 - pyworld analysis/resynthesis (harvest + cheaptrick + d4c + synthesize, 5 ms frames): a
@@ -29,13 +29,13 @@ import numpy as np
 import soundfile as sf
 import torch
 
+from torchddsp.apps.inference import load_trained
+from torchddsp.apps.workflows import evaluate_audio, resynthesis_metrics
 from torchddsp.data import prepare
-from torchddsp.functional.core import resample
 from torchddsp.features import extract_features
-from torchddsp.functional.harmonic import harmonic_bank
-from torchddsp.inference import load_trained
+from torchddsp.functional.core import resample
+from torchddsp.functional.oscillators.harmonic import harmonic_bank
 from torchddsp.training import load_config, train
-from torchddsp.workflows import evaluate_audio, resynthesis_metrics
 
 
 def pyworld_resynthesis(audio: np.ndarray, sample_rate: int) -> np.ndarray:

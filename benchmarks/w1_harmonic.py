@@ -13,8 +13,8 @@ import math
 
 import torch
 
-from torchddsp.functional.harmonic import harmonic_oscillator
-from torchddsp.functional.upsample import upsample
+from torchddsp.functional.core.upsample import upsample
+from torchddsp.functional.oscillators.harmonic import harmonic_oscillator
 
 try:
     from benchmarks.harness import format_table, peak_memory_mb, time_interleaved

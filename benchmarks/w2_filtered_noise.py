@@ -29,8 +29,8 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.harness import format_table, machine_description, peak_memory_mb, time_interleaved, write_json
-from torchddsp.functional.fir import frequency_filter, time_varying_fir, window_design_ir
-from torchddsp.functional.noise import white_noise
+from torchddsp.functional.core.noise import white_noise
+from torchddsp.functional.filters.fir import frequency_filter, time_varying_fir, window_design_ir
 
 BATCH, TIME, BANDS, HOP = 16, 64000, 65, 64
 FRAMES = TIME // HOP

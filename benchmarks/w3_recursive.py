@@ -44,7 +44,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.harness import format_table, machine_description, peak_memory_mb, time_interleaved, write_json
-from torchddsp.functional.iir import allpole, lfilter
+from torchddsp.functional.filters.iir import allpole, lfilter
 
 BATCH, ORDER, THREADS, SAMPLE_RATE = 16, 20, 2, 16000
 DURATIONS = {"": 64000, "1": 16000, "60": 960000}          # case suffix -> samples

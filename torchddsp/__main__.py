@@ -1,5 +1,5 @@
 """``python -m torchddsp``: the same as the ``torchddsp`` command (and what ``torchrun -m`` launches)."""
 
-from .cli import entry
+from torchddsp.apps.cli import entry
 
 entry()

@@ -20,12 +20,13 @@ import torch
 
 from helpers import random_stable_filter
 from torchddsp import functional as F
-from torchddsp.functional import fir, iir
+from torchddsp.functional import effects
 from torchddsp.functional import spectral as S
+from torchddsp.functional.effects.phaser import phaser_num_frames
+from torchddsp.functional.filters import fir, iir
 from torchddsp.functional.spectral import mel
-from torchddsp.functional.iir.phaser import phaser_num_frames
 
-L = importlib.import_module("torchddsp.functional.lpc")   # ``F.lpc`` is the function, not the package
+L = importlib.import_module("torchddsp.functional.filters.lpc")   # ``F.lpc`` is the function, not the package
 
 SR = 8000.0
 HOP = 4
@@ -111,13 +112,16 @@ class OpCase:
 # Public functions that are deliberately not registered: ``"module.name"`` (module relative to
 # ``torchddsp.functional``, where the function is defined) -> why.
 EXCLUDED = {
-    "framing.cola_constant": "returns a Python float from a window and a hop: a COLA check, not a tensor op",
-    "fir.window_design.design_window": "builds a constant window from a name and an integer size; no tensor input",
-    "noise.white_noise": "draws noise from a shape and a seed; no tensor input, no gradient",
-    "noise.indexed_noise": "draws counter-based noise from a shape, a seed and a start; no tensor input, no gradient",
+    "core.framing.cola_constant": "returns a Python float from a window and a hop: a COLA check, not a tensor op",
+    "core.constant_cache.constant_cache": "a decorator for building constant tensors, not an op",
+    "core.convolution.next_fast_len": "an integer FFT size from an integer; no tensor",
+    "core.upsample.interpolation_weights": "constant interpolation weights from an integer hop; no tensor input",
+    "core.noise.white_noise": "draws noise from a shape and a seed; no tensor input, no gradient",
+    "core.noise.white_noise_like": "draws noise shaped like its input; no gradient",
+    "core.noise.indexed_noise": "draws counter-based noise from a shape, a seed and a start; no tensor input, no gradient",
+    "filters.fir.window_design.design_window": "builds a constant window from a name and an integer size; no tensor input",
     "spectral.mel.mel_filterbank": "builds a constant matrix from integers and frequencies; no tensor input",
     "spectral.mel.mel_filterbank_pinv": "pseudo-inverse of the constant mel matrix; no tensor input",
-    "lpc.from_mel.mel_filterbank": "float64 alias of mel.mel_filterbank; no tensor input",
     "core.windows.get_window": "builds a constant window from a name and an integer size; no tensor input",
     "core.resample.resample": "scipy's resample_poly on the CPU for data preparation: refuses inputs that require grad",
     "core.resample.resampling_ratio": "a pair of integers from two rates; no tensor input",
@@ -461,18 +465,18 @@ CASES: list[OpCase] = [
            ("x", "denominators"), silence=("x",), extreme=("x",),
            streaming=Streaming("zi", zeros_like_batch(2, 2), {"x": (-1, 1)}), export=False, compile=False),
     # compile, export: data-dependent range check on break_frequency (iir/allpass.py:67): data-dependent guard
-    OpCase("phaser_exact", iir.phaser_exact,
+    OpCase("phaser_exact", effects.phaser_exact,
            lambda b, g: dict(x=normal(g, b, TIME), break_frequency=uniform(g, 100.0, 3000.0, b, 2), sample_rate=SR),
            ("x", "break_frequency"), silence=("x",), extreme=("x",),
            streaming=Streaming("zi", zeros_like_batch(2, 1), {"x": (-1, 1)}), export=False, compile=False),
     # compile, export: data-dependent range check on break_frequency (iir/allpass.py:67): data-dependent guard
-    OpCase("phaser_exact[feedback]", iir.phaser_exact,
+    OpCase("phaser_exact[feedback]", effects.phaser_exact,
            lambda b, g: dict(x=normal(g, b, TIME), break_frequency=uniform(g, 100.0, 3000.0, b, 2), sample_rate=SR,
                              feedback=uniform(g, -0.7, 0.7, b)),
            ("x", "break_frequency", "feedback"), silence=("x",), extreme=("x",),
            streaming=Streaming("zi", zeros_like_batch(2), {"x": (-1, 1)}), export=False, compile=False),
     # compile, export: COLA check float(sums.mean()) on the window (framing.py:80): data-dependent guard
-    OpCase("phaser", iir.phaser,
+    OpCase("phaser", effects.phaser,
            lambda b, g: dict(x=normal(g, b, TIME),
                              break_frequency=uniform(g, 100.0, 3000.0, b, phaser_num_frames(TIME, 8, 4), 2),
                              sample_rate=SR, frame_length=8),

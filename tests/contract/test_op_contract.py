@@ -27,8 +27,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from contract.op_registry import CASES, EXCLUDED
-from helpers import (DEVICES, DTYPES, assert_finite, assert_streaming_equivalent, check_batch_consistency,
-                     check_gradcheck)
+from helpers import (
+    DEVICES,
+    DTYPES,
+    assert_finite,
+    assert_streaming_equivalent,
+    check_batch_consistency,
+    check_gradcheck,
+)
 from torchddsp import functional
 
 BLOCKS = [1, 3, 0, 2]

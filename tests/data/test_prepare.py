@@ -17,7 +17,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from torchddsp.cli import main
+from torchddsp.apps.cli import main
 from torchddsp.data import PreparedDataset, find_audio_files, prepare
 from torchddsp.features import extract_features
 

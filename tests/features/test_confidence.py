@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from torchddsp import metrics
 from torchddsp.data.prepare import compute_statistics
+from torchddsp.evaluation import metrics
 from torchddsp.features import EVALUATION_F0_CONFIDENCE, F0_CONFIDENCE_THRESHOLD, confident_frames, crepe
 
 

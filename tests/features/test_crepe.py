@@ -24,9 +24,16 @@ import pytest
 import torch
 
 from helpers import DEVICES, assert_finite, assert_matches_reference, check_batch_consistency, shared_audio
-from torchddsp.features import (CREPE_CENTS, CrepeNet, crepe, crepe_decode, crepe_salience, crepe_weights_path,
-                                load_crepe)
-from torchddsp.io import read_audio
+from torchddsp.data.audio import read_audio
+from torchddsp.features import (
+    CREPE_CENTS,
+    CrepeNet,
+    crepe,
+    crepe_decode,
+    crepe_salience,
+    crepe_weights_path,
+    load_crepe,
+)
 
 # the package exports the function ``crepe``, which hides the module of the same name
 crepe_module = importlib.import_module("torchddsp.features.crepe")

@@ -14,8 +14,8 @@ import pytest
 import torch
 
 from helpers import DEVICES, assert_finite, check_batch_consistency, shared_audio
+from torchddsp.data.audio import read_audio
 from torchddsp.features import crepe_weights_path, extract_features, harvest, loudness, yin
-from torchddsp.io import read_audio
 
 # pyworld imports the deprecated pkg_resources
 pytestmark = pytest.mark.filterwarnings("ignore:pkg_resources is deprecated:UserWarning")

@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from helpers import DEVICES, check_batch_consistency, shared_audio
+from torchddsp.data.audio import read_audio
 from torchddsp.features import crepe_weights_path, extract_features, harvest, refine_f0
-from torchddsp.io import read_audio
 
 
 def harmonic_signal(f0_per_sample: torch.Tensor, sample_rate: float, n_harmonics: int = 12) -> torch.Tensor:

@@ -15,11 +15,19 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import (DEVICES, DTYPES, assert_matches_reference, check_batch_consistency, check_finite_gradients,
-                     check_gradcheck, shared_audio, to_numpy)
+from helpers import (
+    DEVICES,
+    DTYPES,
+    assert_matches_reference,
+    check_batch_consistency,
+    check_finite_gradients,
+    check_gradcheck,
+    shared_audio,
+    to_numpy,
+)
 from loudness_reference import ref_a_weighting, ref_loudness
+from torchddsp.data.audio import read_audio
 from torchddsp.features import a_weighting, default_loudness_n_fft, loudness
-from torchddsp.io import read_audio
 
 
 def noisy_tone(sr, seconds=0.3, seed=0, dtype=torch.float64):

@@ -17,10 +17,17 @@ import pytest
 import scipy.fft
 import torch
 
-from helpers import (DEVICES, DTYPES, assert_matches_reference, check_batch_consistency, check_finite_gradients,
-                     check_gradcheck, shared_audio)
+from helpers import (
+    DEVICES,
+    DTYPES,
+    assert_matches_reference,
+    check_batch_consistency,
+    check_finite_gradients,
+    check_gradcheck,
+    shared_audio,
+)
+from torchddsp.data.audio import read_audio
 from torchddsp.features import dct_matrix, log_mel_spectrogram, mel_spectrogram, mfcc
-from torchddsp.io import read_audio
 from torchddsp.functional.spectral import mel_filterbank
 
 

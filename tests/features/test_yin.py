@@ -24,10 +24,15 @@ import pytest
 import torch
 
 from helpers import DEVICES, DTYPES, assert_finite, assert_matches_reference, check_batch_consistency, shared_audio
-from torchddsp.features import (PitchEstimate, cumulative_mean_normalized_difference, difference_function, num_frames,
-                                yin)
+from torchddsp.data.audio import read_audio
+from torchddsp.features import (
+    PitchEstimate,
+    cumulative_mean_normalized_difference,
+    difference_function,
+    num_frames,
+    yin,
+)
 from torchddsp.features.yin import _median_smooth
-from torchddsp.io import read_audio
 
 RATES = [8000, 16000, 22050, 44100, 48000]
 TONE_F0 = [60.0, 100.0, 220.0, 441.3, 700.0, 1000.0]

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from torchddsp.functional.iir import allpole, lfilter
-from torchddsp.functional.lpc import lpc_synthesis
+from torchddsp.functional.filters.iir import allpole, lfilter
+from torchddsp.functional.filters.lpc import lpc_synthesis
 from torchddsp.kernels import allpole_ops, get_backend, gru_ops, lattice_ops, set_backend, use_backend, use_compiled
 from torchddsp.kernels.backend import NUMBA_AVAILABLE
 from torchddsp.models.gru import FastGRU

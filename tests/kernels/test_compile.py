@@ -12,9 +12,17 @@ import pytest
 import torch
 
 from helpers import random_stable_filter
-from torchddsp.functional.iir import (allpass_cascade, allpole, lfilter, parametric_eq, phaser_exact, sosfilt,
-                                      sosfilt_zi, state_variable_filter)
-from torchddsp.functional.lpc import lpc_synthesis
+from torchddsp.functional.effects import phaser_exact
+from torchddsp.functional.filters.iir import (
+    allpass_cascade,
+    allpole,
+    lfilter,
+    parametric_eq,
+    sosfilt,
+    sosfilt_zi,
+    state_variable_filter,
+)
+from torchddsp.functional.filters.lpc import lpc_synthesis
 from torchddsp.kernels import use_backend
 from torchddsp.kernels.backend import NUMBA_AVAILABLE
 from torchddsp.models.decoder import Decoder

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from helpers import check_gradcheck, random_stable_filter
-from torchddsp.functional.iir import allpole, lfilter, sosfilt
-from torchddsp.functional.lpc import lpc_synthesis
+from torchddsp.functional.filters.iir import allpole, lfilter, sosfilt
+from torchddsp.functional.filters.lpc import lpc_synthesis
 from torchddsp.kernels import allpole_ops, lattice_ops, lattice_scan, scan_recursion
 from torchddsp.kernels.backend import NUMBA_AVAILABLE
 from torchddsp.models.decoder import Decoder

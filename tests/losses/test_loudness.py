@@ -12,12 +12,19 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import (DEVICES, DTYPES, assert_matches_reference, check_batch_consistency, check_finite_gradients,
-                     check_gradcheck, to_numpy)
+from helpers import (
+    DEVICES,
+    DTYPES,
+    assert_matches_reference,
+    check_batch_consistency,
+    check_finite_gradients,
+    check_gradcheck,
+    to_numpy,
+)
 from loudness_reference import ref_loudness
+from torchddsp.evaluation.metrics import loudness_l1
 from torchddsp.features import default_loudness_n_fft, loudness
 from torchddsp.losses import LoudnessL1Loss, loudness_l1_loss
-from torchddsp.metrics import loudness_l1
 
 
 def _tones(sr, items, seconds=0.2, seed=0, dtype=torch.float64, device="cpu"):

@@ -13,11 +13,17 @@ import pytest
 import scipy.signal
 import torch
 
-from helpers import (DEVICES, DTYPES, assert_matches_reference, check_batch_consistency, check_finite_gradients,
-                     check_gradcheck, to_numpy)
+from helpers import (
+    DEVICES,
+    DTYPES,
+    assert_matches_reference,
+    check_batch_consistency,
+    check_finite_gradients,
+    check_gradcheck,
+    to_numpy,
+)
 from mel_reference import ref_filterbank
 from torchddsp.losses import MelMultiResolutionSTFTLoss, mel_multi_resolution_stft_loss, multi_resolution_stft_loss
-
 
 # ----------------------------------------------------------------------------- float64 NumPy references
 

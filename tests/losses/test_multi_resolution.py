@@ -13,8 +13,15 @@ import pytest
 import scipy.signal
 import torch
 
-from helpers import (DEVICES, DTYPES, assert_matches_reference, check_batch_consistency, check_finite_gradients,
-                     check_gradcheck, to_numpy)
+from helpers import (
+    DEVICES,
+    DTYPES,
+    assert_matches_reference,
+    check_batch_consistency,
+    check_finite_gradients,
+    check_gradcheck,
+    to_numpy,
+)
 from torchddsp.losses import MultiResolutionSTFTLoss, multi_resolution_stft_loss, stft_loss
 
 W4_FFTS = (2048, 1024, 512, 256, 128, 64)

@@ -14,11 +14,28 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import (DEVICES, DTYPES, assert_finite, assert_matches_reference, check_batch_consistency,
-                     check_finite_gradients, check_gradcheck, to_numpy)
-from torchddsp.losses import (LinearMagnitudeDistance, LogMagnitudeDistance, SpectralConvergence, STFTLoss,
-                              STFTMagnitude, linear_magnitude_distance, log_magnitude_distance,
-                              spectral_convergence, stft_loss, stft_magnitude)
+from helpers import (
+    DEVICES,
+    DTYPES,
+    assert_finite,
+    assert_matches_reference,
+    check_batch_consistency,
+    check_finite_gradients,
+    check_gradcheck,
+    to_numpy,
+)
+from torchddsp.losses import (
+    LinearMagnitudeDistance,
+    LogMagnitudeDistance,
+    SpectralConvergence,
+    STFTLoss,
+    STFTMagnitude,
+    linear_magnitude_distance,
+    log_magnitude_distance,
+    spectral_convergence,
+    stft_loss,
+    stft_magnitude,
+)
 
 
 def _rand(*shape, dtype=torch.float64, device="cpu", seed=0, requires_grad=False):

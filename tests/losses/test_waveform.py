@@ -11,8 +11,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from helpers import (DEVICES, DTYPES, assert_matches_reference, check_batch_consistency, check_finite_gradients,
-                     check_gradcheck, to_numpy)
+from helpers import (
+    DEVICES,
+    DTYPES,
+    assert_matches_reference,
+    check_batch_consistency,
+    check_finite_gradients,
+    check_gradcheck,
+    to_numpy,
+)
 from torchddsp.losses import WaveformL1Loss, WaveformL2Loss, waveform_l1_loss, waveform_l2_loss
 
 LOSSES = [pytest.param(waveform_l1_loss, WaveformL1Loss, lambda d: np.abs(d), id="l1"),

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from helpers import DEVICES, assert_finite, check_batch_consistency, check_finite_gradients, check_gradcheck
-from torchddsp.functional.fir import frequency_filter
-from torchddsp.functional.harmonic import harmonic_oscillator
-from torchddsp.functional.noise import indexed_noise
-from torchddsp.functional.sinusoidal import oscillator_bank
+from torchddsp.functional.core.noise import indexed_noise
+from torchddsp.functional.filters.fir import frequency_filter
+from torchddsp.functional.oscillators.harmonic import harmonic_oscillator
+from torchddsp.functional.oscillators.sinusoidal import oscillator_bank
 from torchddsp.losses import MultiResolutionSTFTLoss
 from torchddsp.processors import FilteredNoise, Harmonic, HarmonicPlusNoise, Reverb, Sinusoidal
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from torchddsp.inference import load_trained
+from torchddsp.apps.inference import load_trained
 from torchddsp.models import DDSPAutoencoder, ModelConfig
 from torchddsp.training import load_checkpoint, save_checkpoint
 from torchddsp.training.averaging import weight_average

@@ -11,7 +11,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from torchddsp.inference import load_trained
+from torchddsp.apps.inference import load_trained
 from torchddsp.models import DDSPAutoencoder, ModelConfig
 from torchddsp.training import latest_checkpoint, load_checkpoint, save_checkpoint
 

@@ -30,7 +30,7 @@ LAUNCHER = r'''
 import hashlib, json, os, sys
 import torch.distributed as dist
 from torchddsp.training.tasks import AutoencoderTask
-from torchddsp.cli import main
+from torchddsp.apps.cli import main
 
 models = []
 build = AutoencoderTask.build_modules
@@ -54,7 +54,7 @@ if dist.get_rank() == 0:
         json.dump(gathered, f)
 dist.destroy_process_group()
 sys.stdout.flush()
-os._exit(0)                           # as torchddsp.cli.entry: skip gloo's racy interpreter shutdown
+os._exit(0)                           # as torchddsp.apps.cli.entry: skip gloo's racy interpreter shutdown
 '''
 
 CANNOT_START = ("Address already in use", "RendezvousConnectionError", "RendezvousTimeoutError",

@@ -9,7 +9,7 @@ import warnings
 import pytest
 import torch
 
-from torchddsp.inference import load_trained
+from torchddsp.apps.inference import load_trained
 from torchddsp.losses import LoudnessL1Loss, loudness_l1_loss, multi_resolution_stft_loss, waveform_l1_loss
 from torchddsp.models import DDSPAutoencoder, ModelConfig
 from torchddsp.training import RunConfig, load_config, save_checkpoint

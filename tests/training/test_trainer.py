@@ -22,10 +22,10 @@ import soundfile as sf
 import torch
 from safetensors.torch import load_file
 
-from torchddsp.cli import main
+from torchddsp.apps.cli import main
 from torchddsp.data import PreparedDataset, prepare
-from torchddsp.training import latest_checkpoint, load_config, train
 from torchddsp.losses import loudness_l1_loss, multi_resolution_stft_loss
+from torchddsp.training import latest_checkpoint, load_config, train
 from torchddsp.training.tasks.autoencoder import noise_seed, sample_batch
 from torchddsp.training.trainer import build_task, learning_rate
 

@@ -1,6 +1,6 @@
 """Dataset preparation and loading."""
 
-from .dataset import PreparedDataset
-from .prepare import find_audio_files, prepare
+from torchddsp.data.dataset import PreparedDataset
+from torchddsp.data.prepare import find_audio_files, prepare
 
 __all__ = ["PreparedDataset", "find_audio_files", "prepare"]

@@ -25,10 +25,10 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .._checks import check_positive, check_positive_int
-from ..features.confidence import F0_CONFIDENCE_THRESHOLD, confident_frames
-from ..functional.core.resample import resample
-from ..io import read_audio
+from torchddsp.checks import check_positive, check_positive_int
+from torchddsp.data.audio import read_audio
+from torchddsp.features.confidence import F0_CONFIDENCE_THRESHOLD, confident_frames
+from torchddsp.functional.core.resample import resample
 
 AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff"}
 MANIFEST_VERSION = 1
@@ -101,7 +101,7 @@ def _features(extract: Callable, audio: np.ndarray, sample_rate: int, hop_size: 
 
 
 def _default_extractor(f0_method: str, f0_refine: bool) -> Callable:
-    from ..features import extract_features
+    from torchddsp.features import extract_features
 
     def extract(audio: torch.Tensor, sample_rate: int, hop_size: int) -> dict:
         return extract_features(audio, sample_rate, hop_size, f0_method=f0_method, f0_refine=f0_refine)

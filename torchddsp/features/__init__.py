@@ -7,14 +7,29 @@ Frame-rate outputs are ``(..., frames)`` or ``(..., frames, channels)``. f0 and 
 synthesisers' convention); mel features follow :func:`torch.stft`'s framing.
 """
 
-from .confidence import EVALUATION_F0_CONFIDENCE, F0_CONFIDENCE_THRESHOLD, confident_frames
-from .crepe import (CREPE_CENTS, CREPE_FRAME_LENGTH, CREPE_SAMPLE_RATE, CrepeNet, crepe, crepe_decode,
-                    crepe_salience, crepe_weights_path, load_crepe)
-from .extract import F0_METHODS, extract_features, harvest
-from .f0_refine import refine_f0
-from .loudness import a_weighting, default_loudness_n_fft, loudness
-from .mel import dct_matrix, log_mel_spectrogram, mel_spectrogram, mfcc
-from .yin import PitchEstimate, cumulative_mean_normalized_difference, difference_function, num_frames, yin
+from torchddsp.features.confidence import EVALUATION_F0_CONFIDENCE, F0_CONFIDENCE_THRESHOLD, confident_frames
+from torchddsp.features.crepe import (
+                    CREPE_CENTS,
+                    CREPE_FRAME_LENGTH,
+                    CREPE_SAMPLE_RATE,
+                    CrepeNet,
+                    crepe,
+                    crepe_decode,
+                    crepe_salience,
+                    crepe_weights_path,
+                    load_crepe,
+)
+from torchddsp.features.extract import F0_METHODS, extract_features, harvest
+from torchddsp.features.f0_refine import refine_f0
+from torchddsp.features.loudness import a_weighting, default_loudness_n_fft, loudness
+from torchddsp.features.mel import dct_matrix, log_mel_spectrogram, mel_spectrogram, mfcc
+from torchddsp.features.yin import (
+                    PitchEstimate,
+                    cumulative_mean_normalized_difference,
+                    difference_function,
+                    num_frames,
+                    yin,
+)
 
 __all__ = [
     "PitchEstimate", "yin", "difference_function", "cumulative_mean_normalized_difference", "num_frames",

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import torch
 
-from .._checks import check_tensor
+from torchddsp.checks import check_tensor
 
 __all__ = ["F0_CONFIDENCE_THRESHOLD", "EVALUATION_F0_CONFIDENCE", "confident_frames", "check_confidence_threshold"]
 

@@ -46,10 +46,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import check_choice, check_nonnegative_int, check_positive, check_positive_int
-from ..functional.core.resample import resample
-from .confidence import F0_CONFIDENCE_THRESHOLD, check_confidence_threshold
-from .yin import PitchEstimate, check_audio, num_frames
+from torchddsp.checks import check_choice, check_nonnegative_int, check_positive, check_positive_int
+from torchddsp.features.confidence import F0_CONFIDENCE_THRESHOLD, check_confidence_threshold
+from torchddsp.features.yin import PitchEstimate, check_audio, num_frames
+from torchddsp.functional.core.resample import resample
 
 __all__ = ["CrepeNet", "load_crepe", "crepe_weights_path", "crepe_salience", "crepe_decode", "crepe",
            "CREPE_CENTS", "CREPE_SAMPLE_RATE", "CREPE_FRAME_LENGTH"]

@@ -3,7 +3,7 @@
 Alignment. For a signal of ``time`` samples and hop ``hop_size`` every feature has
 ``frames = ceil(time / hop_size)`` frames, and frame ``m`` describes the audio *centred* at sample
 ``m * hop_size`` (analysis windows are centred there, zero-padded beyond the signal's ends). This
-is the synthesisers' convention (:func:`torchddsp.functional.upsample`: frame ``m`` sits at
+is the synthesisers' convention (:func:`torchddsp.functional.core.upsample`: frame ``m`` sits at
 sample ``m * hop_size``), so features extracted from a recording and fed back to a synthesiser
 render ``frames * hop_size >= time`` samples aligned with the recording, without a shift.
 """
@@ -15,11 +15,11 @@ import warnings
 import numpy as np
 import torch
 
-from .._checks import check_choice, check_positive, check_positive_int
-from .crepe import crepe
-from .f0_refine import refine_f0
-from .loudness import loudness
-from .yin import check_audio, check_f0_range, num_frames, yin
+from torchddsp.checks import check_choice, check_positive, check_positive_int
+from torchddsp.features.crepe import crepe
+from torchddsp.features.f0_refine import refine_f0
+from torchddsp.features.loudness import loudness
+from torchddsp.features.yin import check_audio, check_f0_range, num_frames, yin
 
 __all__ = ["extract_features", "harvest", "F0_METHODS"]
 

@@ -33,8 +33,8 @@ import math
 
 import torch
 
-from .._checks import check_positive, check_positive_int, check_tensor
-from .yin import check_audio
+from torchddsp.checks import check_positive, check_positive_int, check_tensor
+from torchddsp.features.yin import check_audio
 
 
 def refine_f0(audio: torch.Tensor, sample_rate: float, hop_size: int, f0_hz: torch.Tensor, *,

@@ -38,9 +38,9 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .._checks import check_positive, check_positive_int
-from ..functional.spectral.stft import STFTConfig, power_spectrum
-from .yin import check_audio, num_frames
+from torchddsp.checks import check_positive, check_positive_int
+from torchddsp.features.yin import check_audio, num_frames
+from torchddsp.functional.spectral.stft import STFTConfig, power_spectrum
 
 _CHUNK_ELEMENTS = 1 << 23          # windowed-frame samples held at once (frames are processed in chunks)
 

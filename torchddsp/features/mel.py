@@ -33,11 +33,11 @@ import math
 
 import torch
 
-from .._checks import check_choice, check_positive, check_positive_int
-from ..functional.core.constant_cache import constant_cache
-from ..functional.spectral.mel import mel_filterbank
-from ..functional.spectral.stft import STFTConfig, power_spectrum
-from .yin import check_audio
+from torchddsp.checks import check_choice, check_positive, check_positive_int
+from torchddsp.features.yin import check_audio
+from torchddsp.functional.core.constant_cache import constant_cache
+from torchddsp.functional.spectral.mel import mel_filterbank
+from torchddsp.functional.spectral.stft import STFTConfig, power_spectrum
 
 __all__ = ["mel_spectrogram", "log_mel_spectrogram", "mfcc", "dct_matrix"]
 

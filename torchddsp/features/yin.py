@@ -46,7 +46,7 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-from .._checks import check_positive, check_positive_int, check_tensor
+from torchddsp.checks import check_positive, check_positive_int, check_tensor
 
 _CHUNK_ELEMENTS = 1 << 23          # analysis-frame samples held at once (frames are processed in chunks)
 

@@ -13,11 +13,11 @@
   ``allpole_scan`` and ``lattice_scan`` (``nn.GRU`` itself for the GRU).
 """
 
-from . import allpole_ops, gru_ops, lattice_ops
-from .allpole_scan import allpole_scan, scan_recursion
-from .backend import BACKENDS, get_backend, set_backend, use_backend, use_compiled
-from .lattice_scan import lattice_scan
-from .launch import call
+from torchddsp.kernels import allpole_ops, gru_ops, lattice_ops
+from torchddsp.kernels.allpole_scan import allpole_scan, scan_recursion
+from torchddsp.kernels.backend import BACKENDS, get_backend, set_backend, use_backend, use_compiled
+from torchddsp.kernels.lattice_scan import lattice_scan
+from torchddsp.kernels.launch import call
 
 __all__ = ["BACKENDS", "allpole_ops", "allpole_scan", "call", "get_backend", "gru_ops", "lattice_ops", "lattice_scan",
            "scan_recursion", "set_backend", "use_backend", "use_compiled"]

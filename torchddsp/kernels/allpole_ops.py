@@ -29,10 +29,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .launch import empty, launch
+from torchddsp.kernels.launch import empty, launch
 
 try:  # numba is an optional accelerator; without it these ops are never selected
-    from . import allpole_numba
+    from torchddsp.kernels import allpole_numba
 except ImportError:  # pragma: no cover - exercised only where numba is missing
     allpole_numba = None
 

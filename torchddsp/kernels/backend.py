@@ -25,7 +25,7 @@ from typing import Iterator
 
 import torch
 
-from .._checks import check_choice
+from torchddsp.checks import check_choice
 
 try:  # numba is an optional accelerator; the pure path works everywhere
     import numba  # noqa: F401

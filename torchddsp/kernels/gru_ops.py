@@ -15,10 +15,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .launch import as_numpy
+from torchddsp.kernels.launch import as_numpy
 
 try:  # numba is an optional accelerator; without it this op is never selected
-    from . import gru_numba
+    from torchddsp.kernels import gru_numba
 except ImportError:  # pragma: no cover - exercised only where numba is missing
     gru_numba = None
 

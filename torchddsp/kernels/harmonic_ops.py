@@ -1,4 +1,4 @@
-"""The harmonic oscillator bank's fast path as ``torch.library`` custom ops (see ``functional/harmonic.py``).
+"""The harmonic oscillator bank's fast path as ``torch.library`` custom ops (see ``functional/oscillators/harmonic.py``).
 
 - ``torchddsp::harmonic_bank(phase, amplitudes, norm_f0, weights, hop) -> y``:
   ``y[b, m H + t] = sum_k sin(k phase[b, mH+t]) ((1 - w_t) A[b, m, k] + w_t A[b, m+1, k])``, each

@@ -20,10 +20,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .launch import as_numpy
+from torchddsp.kernels.launch import as_numpy
 
 try:  # numba is an optional accelerator; without it these ops are never selected
-    from . import lattice_numba
+    from torchddsp.kernels import lattice_numba
 except ImportError:  # pragma: no cover - exercised only where numba is missing
     lattice_numba = None
 

@@ -6,14 +6,23 @@ dimensions and reduced with ``reduction="mean" | "sum" | "none"`` (:mod:`.reduct
 reduction every loss shares). See ``docs/losses.md``.
 """
 
-from ..functional.spectral.stft import stft_magnitude
-from .loudness import LoudnessL1Loss, loudness_l1_loss
-from .mel import MelMultiResolutionSTFTLoss, mel_multi_resolution_stft_loss
-from .multi_resolution import MultiResolutionSTFTLoss, multi_resolution_stft_loss
-from .reduction import REDUCTIONS, check_signal_pair, reduce_items
-from .spectral import (LinearMagnitudeDistance, LogMagnitudeDistance, SpectralConvergence, STFTLoss, STFTMagnitude,
-                       linear_magnitude_distance, log_magnitude_distance, spectral_convergence, stft_loss)
-from .waveform import WaveformL1Loss, WaveformL2Loss, waveform_l1_loss, waveform_l2_loss
+from torchddsp.functional.spectral.stft import stft_magnitude
+from torchddsp.losses.loudness import LoudnessL1Loss, loudness_l1_loss
+from torchddsp.losses.mel import MelMultiResolutionSTFTLoss, mel_multi_resolution_stft_loss
+from torchddsp.losses.multi_resolution import MultiResolutionSTFTLoss, multi_resolution_stft_loss
+from torchddsp.losses.reduction import REDUCTIONS, check_signal_pair, reduce_items
+from torchddsp.losses.spectral import (
+                       LinearMagnitudeDistance,
+                       LogMagnitudeDistance,
+                       SpectralConvergence,
+                       STFTLoss,
+                       STFTMagnitude,
+                       linear_magnitude_distance,
+                       log_magnitude_distance,
+                       spectral_convergence,
+                       stft_loss,
+)
+from torchddsp.losses.waveform import WaveformL1Loss, WaveformL2Loss, waveform_l1_loss, waveform_l2_loss
 
 __all__ = [
     "REDUCTIONS", "check_signal_pair", "reduce_items",

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import torch
 
-from .._checks import check_choice, check_positive, check_positive_int
-from ..features.loudness import loudness
-from .reduction import REDUCTIONS, check_signal_pair, reduce_items
+from torchddsp.checks import check_choice, check_positive, check_positive_int
+from torchddsp.features.loudness import loudness
+from torchddsp.losses.reduction import REDUCTIONS, check_signal_pair, reduce_items
 
 __all__ = ["loudness_l1_loss", "LoudnessL1Loss"]
 

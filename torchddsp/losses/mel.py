@@ -14,11 +14,11 @@ from typing import Sequence
 
 import torch
 
-from .._checks import check_choice, check_tensor
-from ..functional.spectral.mel import mel_filterbank
-from ..functional.spectral.stft import WindowSpec
-from .multi_resolution import multi_resolution_terms, resolution_configs, RESOLUTION_REDUCTIONS
-from .spectral import check_spectral_options, check_term_weights
+from torchddsp.checks import check_choice, check_tensor
+from torchddsp.functional.spectral.mel import mel_filterbank
+from torchddsp.functional.spectral.stft import WindowSpec
+from torchddsp.losses.multi_resolution import RESOLUTION_REDUCTIONS, multi_resolution_terms, resolution_configs
+from torchddsp.losses.spectral import check_spectral_options, check_term_weights
 
 __all__ = ["mel_multi_resolution_stft_loss", "MelMultiResolutionSTFTLoss"]
 

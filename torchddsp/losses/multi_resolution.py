@@ -22,10 +22,10 @@ from typing import Sequence
 
 import torch
 
-from .._checks import check_choice
-from ..functional.spectral.stft import STFTConfig, WindowSpec
-from .reduction import check_signal_pair
-from .spectral import check_spectral_options, check_term_weights, finish_spectral_loss, spectral_terms
+from torchddsp.checks import check_choice
+from torchddsp.functional.spectral.stft import STFTConfig, WindowSpec
+from torchddsp.losses.reduction import check_signal_pair
+from torchddsp.losses.spectral import check_spectral_options, check_term_weights, finish_spectral_loss, spectral_terms
 
 __all__ = ["multi_resolution_stft_loss", "MultiResolutionSTFTLoss",
            # building blocks of the mel loss

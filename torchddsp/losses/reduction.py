@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from .._checks import check_tensor
+from torchddsp.checks import check_tensor
 
 __all__ = ["REDUCTIONS", "check_signal_pair", "reduce_items"]
 

@@ -44,9 +44,9 @@ from __future__ import annotations
 
 import torch
 
-from .._checks import check_choice, check_nonnegative, check_tensor
-from ..functional.spectral.stft import STFTConfig, WindowSpec, check_eps, power_spectrum, stft_magnitude
-from .reduction import REDUCTIONS, check_signal_pair, reduce_items
+from torchddsp.checks import check_choice, check_nonnegative, check_tensor
+from torchddsp.functional.spectral.stft import STFTConfig, WindowSpec, check_eps, power_spectrum, stft_magnitude
+from torchddsp.losses.reduction import REDUCTIONS, check_signal_pair, reduce_items
 
 _IMPLEMENTATIONS = ("fused", "autograd")
 _SC_POOLINGS = ("item", "batch")

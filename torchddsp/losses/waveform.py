@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import torch
 
-from .._checks import check_choice
-from .reduction import REDUCTIONS, check_signal_pair, reduce_items
+from torchddsp.checks import check_choice
+from torchddsp.losses.reduction import REDUCTIONS, check_signal_pair, reduce_items
 
 __all__ = ["waveform_l1_loss", "waveform_l2_loss", "WaveformL1Loss", "WaveformL2Loss"]
 

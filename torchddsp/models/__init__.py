@@ -1,6 +1,6 @@
 """Models: the DDSP decoder and autoencoder."""
 
-from .autoencoder import DDSPAutoencoder, MfccEncoder, ModelConfig
-from .decoder import Decoder
+from torchddsp.models.autoencoder import DDSPAutoencoder, MfccEncoder, ModelConfig
+from torchddsp.models.decoder import Decoder
 
 __all__ = ["DDSPAutoencoder", "Decoder", "MfccEncoder", "ModelConfig"]

@@ -14,10 +14,10 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from .._checks import check_nonnegative, dataclass_from_dict
-from ..functional.scaling import hz_to_midi
-from ..processors import HarmonicPlusNoise, Reverb
-from .decoder import Decoder
+from torchddsp.checks import check_nonnegative, dataclass_from_dict
+from torchddsp.functional.controls.scaling import hz_to_midi
+from torchddsp.models.decoder import Decoder
+from torchddsp.processors import HarmonicPlusNoise, Reverb
 
 
 @dataclass

@@ -11,8 +11,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .._checks import check_positive_int
-from .gru import FastGRU
+from torchddsp.checks import check_positive_int
+from torchddsp.models.gru import FastGRU
 
 
 def mlp(in_size: int, hidden: int, layers: int) -> nn.Sequential:

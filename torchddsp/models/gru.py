@@ -34,8 +34,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..kernels import call, gru_ops, use_compiled
-from ..kernels.backend import COMPILED_DTYPES
+from torchddsp.kernels import call, gru_ops, use_compiled
+from torchddsp.kernels.backend import COMPILED_DTYPES
 
 MAX_BATCH = 4
 """Largest batch run by the kernel: it handles rows one after another, while ``nn.GRU`` shares each

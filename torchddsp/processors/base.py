@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .._checks import check_positive_int
+from torchddsp.checks import check_positive_int
 
 RATES = ("frame", "sample", "static", "signal")
 SCALES = ("linear", "log")

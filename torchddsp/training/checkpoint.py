@@ -33,8 +33,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from .._checks import check_choice
-
+from torchddsp.checks import check_choice
 
 STEP_NAME = re.compile(r"step_(\d{8,})")
 

@@ -28,8 +28,8 @@ from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
 
-from .._checks import check_positive, check_positive_int, dataclass_from_dict
-from .losses import check_loss_table
+from torchddsp.checks import check_positive, check_positive_int, dataclass_from_dict
+from torchddsp.training.losses import check_loss_table
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -119,7 +119,7 @@ class RunConfig:
     @classmethod
     def from_dict(cls, values: dict) -> "RunConfig":
         """Build and check a config; old per-loss ``[train]`` fields become a ``[losses]`` table (with a notice)."""
-        from .tasks import get_task
+        from torchddsp.training.tasks import get_task
 
         unknown = sorted(set(values) - {"task", "model", "train", "losses"})
         if unknown:

@@ -25,7 +25,13 @@ from typing import Callable
 
 import torch
 
-from ..losses import LoudnessL1Loss, MelMultiResolutionSTFTLoss, MultiResolutionSTFTLoss, WaveformL1Loss, WaveformL2Loss
+from torchddsp.losses import (
+    LoudnessL1Loss,
+    MelMultiResolutionSTFTLoss,
+    MultiResolutionSTFTLoss,
+    WaveformL1Loss,
+    WaveformL2Loss,
+)
 
 LOSSES: dict[str, Callable[..., torch.nn.Module]] = {
     "multi_resolution_stft": MultiResolutionSTFTLoss,

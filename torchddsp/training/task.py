@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, ClassVar
 import torch
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .config import RunConfig
+    from torchddsp.training.config import RunConfig
 
 
 @dataclass

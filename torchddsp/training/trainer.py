@@ -31,11 +31,11 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from .averaging import weight_average
-from .checkpoint import inference_weights, latest_checkpoint, load_checkpoint, save_checkpoint
-from .config import RunConfig
-from .task import Task
-from .tasks import get_task
+from torchddsp.training.averaging import weight_average
+from torchddsp.training.checkpoint import inference_weights, latest_checkpoint, load_checkpoint, save_checkpoint
+from torchddsp.training.config import RunConfig
+from torchddsp.training.task import Task
+from torchddsp.training.tasks import get_task
 
 
 def _distributed() -> tuple[int, int, bool]:

@@ -11,11 +11,10 @@ import numpy as np
 import pytest
 import torch
 
+import torchddsp.functional as functional
 from helpers import DEVICES, assert_matches_reference, to_numpy
 from mel_reference import ref_filterbank, ref_hz_to_mel, ref_mel_to_hz
-import torchddsp.functional as functional
 from torchddsp.functional.spectral import hz_to_mel, mel_filterbank, mel_filterbank_pinv, mel_to_hz
-
 
 # ----------------------------------------------------------------------------- scales
 

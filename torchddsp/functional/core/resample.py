@@ -20,7 +20,7 @@ from fractions import Fraction
 import numpy as np
 import torch
 
-from ..._checks import check_positive, check_tensor
+from torchddsp.checks import check_positive, check_tensor
 
 __all__ = ["resample", "resampling_ratio"]
 

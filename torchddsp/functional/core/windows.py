@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import torch
 
-from ..._checks import check_positive_int
+from torchddsp.checks import check_positive_int
 
 __all__ = ["WINDOWS", "get_window"]
 

@@ -29,8 +29,8 @@ import math
 
 import torch
 
-from ..._checks import check_choice, check_positive, check_positive_int, check_tensor, checking_values
-from ..core.constant_cache import constant_cache
+from torchddsp.checks import check_choice, check_positive, check_positive_int, check_tensor, checking_values
+from torchddsp.functional.core.constant_cache import constant_cache
 
 __all__ = ["hz_to_mel", "mel_to_hz", "mel_filterbank", "mel_filterbank_pinv"]
 

@@ -36,9 +36,9 @@ from typing import Callable, Union
 import torch
 import torch.nn.functional as F
 
-from ..._checks import check_choice, check_positive_int, check_tensor, checking_values
-from ..core.constant_cache import constant_cache
-from ..core.windows import get_window
+from torchddsp.checks import check_choice, check_positive_int, check_tensor, checking_values
+from torchddsp.functional.core.constant_cache import constant_cache
+from torchddsp.functional.core.windows import get_window
 
 __all__ = ["WindowSpec", "PAD_MODES", "STFTConfig", "stft", "istft", "stft_magnitude", "power_spectrum", "check_eps"]
 

@@ -5,8 +5,8 @@ A new task is one file here with a ``Task`` subclass, and one line in ``TASKS``.
 
 from __future__ import annotations
 
-from ..task import Task
-from .autoencoder import AutoencoderTask
+from torchddsp.training.task import Task
+from torchddsp.training.tasks.autoencoder import AutoencoderTask
 
 TASKS: dict[str, type[Task]] = {AutoencoderTask.name: AutoencoderTask}
 

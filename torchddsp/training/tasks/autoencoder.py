@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ...data import PreparedDataset
-from ...models import DDSPAutoencoder, ModelConfig
-from ..losses import WeightedLosses
-from ..task import StepOutput, Task
+from torchddsp.data import PreparedDataset
+from torchddsp.models import DDSPAutoencoder, ModelConfig
+from torchddsp.training.losses import WeightedLosses
+from torchddsp.training.task import StepOutput, Task
 
 
 def noise_seed(seed: int, step: int, world: int, rank: int) -> int:
