@@ -1,4 +1,4 @@
-"""Every Python example in docs/*.md and README.md runs as written."""
+"""Every Python example in docs/*.md, README.md and CONTRIBUTING.md runs as written, and asserts something."""
 
 import re
 from pathlib import Path
@@ -7,7 +7,7 @@ import pytest
 
 from helpers import REPO_ROOT
 
-PAGES = sorted((REPO_ROOT / "docs").glob("*.md")) + [REPO_ROOT / "README.md"]
+PAGES = sorted((REPO_ROOT / "docs").glob("*.md")) + [REPO_ROOT / "README.md", REPO_ROOT / "CONTRIBUTING.md"]
 BLOCK = re.compile(r"```python\n(.*?)```", re.S)
 
 
@@ -28,3 +28,8 @@ def test_every_docs_page_has_an_example():
 def test_docs_example_runs(code, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     exec(compile(code, "<docs example>", "exec"), {"__name__": "__docs__"})
+
+
+@pytest.mark.parametrize("code", list(examples()))
+def test_docs_example_asserts_what_it_shows(code):
+    assert "assert" in code, "a documentation example must assert what it claims (a print checks nothing)"

@@ -67,7 +67,7 @@ def harmonic_bank(harmonic_amplitudes: torch.Tensor, f0: torch.Tensor, sample_ra
         hop_size: audio samples per frame, >= 1.
         state: optional streaming state, the fundamental phase in radians before the first
             sample, broadcastable to ``(...)``. When given, the final phase is returned too
-            (float64, exact: ``functional.phase.advance_phase``), for block-by-block rendering.
+            (float64, exact: ``functional.core.phase.advance_phase``), for block-by-block rendering.
         upsampling: ``"linear"`` or ``"hann"`` amplitude upsampling.
 
     Returns:

@@ -19,7 +19,7 @@ class AllpassCascade(Processor):
     .. math:: a_k = \\frac{\\tan(\\pi f_k / f_s) - 1}{\\tan(\\pi f_k / f_s) + 1} \\in (-1, 1)
 
     Section :math:`k`'s phase passes :math:`-\\pi/2` at its break frequency :math:`f_k`
-    (``functional.iir.allpass``; the building block of Carson et al. 2023's phaser, review
+    (``functional.filters.iir.allpass``; the building block of Carson et al. 2023's phaser, review
     Table 2). ``render(audio, break_frequency)``: ``break_frequency`` ``(..., frames, stages)``
     in Hz, held for ``hop_size`` samples (direct form I per section, stable under any sweep);
     returns ``(..., frames * hop_size)`` with unit magnitude response for fixed controls.

@@ -16,7 +16,7 @@ class ComplexCepstrumFilter(Processor):
 
     (review Eq. 7; Liu et al., "Neural Homomorphic Vocoder", Interspeech 2020):
     ``cepstrum`` ``(..., frames, 2Q + 1)`` holds quefrencies ``-Q .. Q`` per frame
-    (``functional.fir.complex_cepstrum_ir``); each ``h_m`` is an ``n_fft``-tap filter rotated
+    (``functional.filters.fir.complex_cepstrum_ir``); each ``h_m`` is an ``n_fft``-tap filter rotated
     by ``shift`` samples (a causal filter delayed by ``shift``). ``render(audio, cepstrum)``
     filters ``(..., frames * hop_size)`` audio by overlap-add (``time_varying_fir``). With
     ``compensate_delay`` (default) the ``shift`` is removed (the anticausal part of the filter

@@ -16,7 +16,7 @@ class FrequencyFilter(Processor):
     Frame ``m``'s filter is the window-method design of its magnitudes :math:`G_m[k]` (``k = 0 ..
     K - 1``, sampled uniformly from 0 Hz to Nyquist): :math:`h_m = w \\cdot
     \\mathrm{shift}(\\mathrm{IDFT}(G_m))`, ``2 (K - 1)`` taps, a Hann window
-    (``functional.fir.frequency_filter``; the time-varying FIR of Engel et al., "DDSP:
+    (``functional.filters.fir.frequency_filter``; the time-varying FIR of Engel et al., "DDSP:
     Differentiable Digital Signal Processing", ICLR 2020, review §3.1.2). ``render(audio,
     magnitudes)`` filters ``(..., frames * hop_size)`` audio with the full responses overlap-added
     and the filters' delay removed (zero phase).

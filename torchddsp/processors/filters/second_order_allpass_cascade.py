@@ -19,7 +19,7 @@ class SecondOrderAllpassCascade(Processor):
 
     Section :math:`k` has poles :math:`r_k e^{\\pm j 2\\pi f_k / f_s}` (stable for
     :math:`r_k < 1`) and its phase falls by :math:`2\\pi` around :math:`f_k`, the faster the closer
-    :math:`r_k` is to 1 (``functional.iir.allpass.second_order_allpass_cascade``; review Table 2).
+    :math:`r_k` is to 1 (``functional.filters.iir.allpass.second_order_allpass_cascade``; review Table 2).
     ``render(audio, frequency, radius)``: ``(..., frames, stages)`` each, held for ``hop_size``
     samples (direct form I per section); returns ``(..., frames * hop_size)``.
 

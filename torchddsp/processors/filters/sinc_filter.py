@@ -17,9 +17,9 @@ class SincFilter(Processor):
               h^{HP}_m[n] = w[n]\\,(\\delta[n - c] - \\nu_m\\,\\mathrm{sinc}(\\nu_m (n - c))),
 
     with :math:`\\nu_m = 2 f_c[m] / f_s`, ``taps`` odd and :math:`c` = ``taps // 2``
-    (``functional.fir.sinc``; the neural source-filter model of Wang & Yamagishi, ICASSP 2019,
+    (``functional.filters.fir.sinc``; the neural source-filter model of Wang & Yamagishi, ICASSP 2019,
     review §3.1.2). ``render(audio, cutoff)`` filters ``(..., frames * hop_size)`` audio, block
-    ``m`` by frame ``m``'s response, overlap-added (``functional.fir.time_varying_fir``). With
+    ``m`` by frame ``m``'s response, overlap-added (``functional.filters.fir.time_varying_fir``). With
     ``compensate_delay`` (default) the linear-phase delay of ``c = taps // 2`` samples is removed
     (zero-phase alignment, as ``sinc_lowpass``'s default), which needs ``c`` samples of
     look-ahead: streaming then runs the causal filter and has ``latency = c`` (silent first

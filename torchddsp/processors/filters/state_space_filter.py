@@ -15,7 +15,7 @@ class StateSpaceFilter(Processor):
     .. math:: \\mathbf{x}[n+1] = A_m \\mathbf{x}[n] + B_m u[n], \\qquad y[n] = C_m \\mathbf{x}[n] + D_m u[n]
 
     with frame :math:`m`'s matrices held for its ``hop_size`` samples, evaluated exactly
-    (``functional.iir.state_space_filter``; the linear Elman network of review Eq. 1).
+    (``functional.filters.iir.state_space_filter``; the linear Elman network of review Eq. 1).
     ``render(audio, A, B, C, D)`` takes ``A`` ``(..., frames, N, N)``, ``B`` and ``C``
     ``(..., frames, N)``, ``D`` ``(..., frames, 1)`` and returns ``(..., frames * hop_size)``.
 

@@ -21,7 +21,7 @@ class StateVariableFilter(Processor):
         y_{HP} = \\frac{x - (2R + g) s_1 - s_2}{1 + 2Rg + g^2}, \\quad y_{BP} = g y_{HP} + s_1, \\quad
         y_{LP} = g y_{BP} + s_2, \\quad y = c_{LP} y_{LP} + c_{BP} y_{BP} + c_{HP} y_{HP}
 
-    (``functional.iir.state_variable_filter``). Every control is ``(..., frames, 1)``, held for
+    (``functional.filters.iir.state_variable_filter``). Every control is ``(..., frames, 1)``, held for
     ``hop_size`` samples; the TPT state equations keep the filter bounded under any modulation.
     ``render(audio, cutoff, damping, lowpass_gain, bandpass_gain, highpass_gain)`` returns
     ``(..., frames * hop_size)``.

@@ -16,7 +16,7 @@ class TimeVaryingFIR(Processor):
 
     ``render(audio, impulse_responses)``: audio ``(..., frames * hop_size)``, responses
     ``(..., frames, taps)``; block ``m`` is convolved with its frame's whole response and the
-    tails are overlap-added (``functional.fir.time_varying_fir``, causal). A constant response
+    tails are overlap-added (``functional.filters.fir.time_varying_fir``, causal). A constant response
     gives ``scipy.signal.lfilter(h, 1, x)``.
 
     ``get_controls(impulse_response_logits)``: ``h = tanh(u)``, each tap in ``(-1, 1)`` (an

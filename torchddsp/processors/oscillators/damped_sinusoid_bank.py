@@ -17,7 +17,7 @@ class DampedSinusoidBank(Processor):
     .. math:: y[n] = \\sum_{k=1}^{K} r_k^n \\cos(2\\pi f_k n / f_s), \\qquad n = 0 .. N - 1
 
     rendered as :math:`\\Re\\{z_k^n\\}` with :math:`z_k = r_k e^{j 2\\pi f_k / f_s}`
-    (``functional.damped_sinusoid.damped_sinusoid_bank``; Hayes, Saitis & Fazekas, "Sinusoidal
+    (``functional.oscillators.damped_sinusoid.damped_sinusoid_bank``; Hayes, Saitis & Fazekas, "Sinusoidal
     frequency estimation by gradient descent", ICASSP 2023). Controls are static, one value per
     sinusoid and patch: ``frequency`` ``(..., K)`` in ``[0, f_s/2]`` Hz and ``radius`` ``(..., K)``
     in ``[0, 1]`` (1: undamped; 0: an impulse at ``n = 0``). ``render`` returns ``(..., n_samples)``.

@@ -20,11 +20,11 @@ class SawtoothSquare(Processor):
     (review Eqs. 10-11; Masuda & Saito, "Synthesizer sound matching with differentiable DSP",
     ISMIR 2021). Harmonics at or above Nyquist are silent sample by sample, so the waveform is
     alias-free for any f0. ``render(f0_hz, morph)`` takes ``(..., frames, 1)`` each and returns
-    ``(..., frames * hop_size)`` (``functional.band_limited.sawtooth_square``).
+    ``(..., frames * hop_size)`` (``functional.oscillators.band_limited.sawtooth_square``).
 
     ``get_controls(f0_hz, morph_logits)``: ``morph = sigmoid(morph_logits)`` in ``[0, 1]``;
     ``f0_hz`` passes through. Streaming carries the fundamental's phase exactly (float64,
-    ``functional.phase.advance_phase``) and interpolates f0 across block boundaries with one hop
+    ``functional.core.phase.advance_phase``) and interpolates f0 across block boundaries with one hop
     of look-ahead (``latency = hop_size``, ``base.FrameLookahead``).
 
     Args:

@@ -30,7 +30,7 @@ class FilteredNoise(Processor):
     magnitudes, Hann window, the filter's delay removed) and filters noise of
     ``frames * hop_size`` samples with the full impulse responses overlap-added.
 
-    The noise is ``functional.noise.indexed_noise``: sample ``n`` is a hash of ``(seed, n)``, so
+    The noise is ``functional.core.noise.indexed_noise``: sample ``n`` is a hash of ``(seed, n)``, so
     one seed gives the same noise in one call or block by block. Streaming runs the causal
     filter and carries its overlap-add tail, the seed and the position; the latency is the
     filter's delay, ``n_bands - 1`` samples.
