@@ -222,9 +222,8 @@ CASES: list[OpCase] = [
            ("notes",), extreme=("notes",), max_log_scale=1.0),      # 2 ** ((n - 69) / 12) overflows float32 past ~1600
     OpCase("unit_to_hz", F.unit_to_hz, lambda b, g: dict(x=uniform(g, 0.0, 1.0, b, 5)), ("x",),
            silence=("x",)),
-    # compile, export: data-dependent check bool((weights < 0).any()) (scaling.py:44): data-dependent guard
     OpCase("normalize_distribution", F.normalize_distribution, lambda b, g: dict(weights=uniform(g, 0.1, 1.0, b, 5)),
-           ("weights",), silence=("weights",), extreme=("weights",), export=False, compile=False),
+           ("weights",), silence=("weights",), extreme=("weights",)),
     OpCase("hz_to_mel", mel.hz_to_mel, lambda b, g: dict(frequency=uniform(g, 0.0, 4000.0, b, 5)),
            ("frequency",), silence=("frequency",), extreme=("frequency",)),
     OpCase("hz_to_mel[htk]", mel.hz_to_mel, lambda b, g: dict(frequency=uniform(g, 0.0, 4000.0, b, 5), mel_scale="htk"),
@@ -293,35 +292,28 @@ CASES: list[OpCase] = [
            ("audio", "impulse_response"), silence=("audio",), extreme=("audio", "impulse_response"),
            streaming=Streaming("initial_tail", zeros_like_batch(4), {"audio": (-1, 1)},
                                options={"return_tail": True})),
-    # compile, export: data-dependent check bool((decay_time > 0).all()) (reverb.py:98): data-dependent guard
     OpCase("exponential_decay_ir", F.exponential_decay_ir,
            lambda b, g: dict(length=10, sample_rate=SR, decay_time=uniform(g, 0.0005, 0.002, b),
                              gain=uniform(g, 0.5, 1.5, b), seed=3),
            ("decay_time", "gain"), silence=("gain",),
            batch=False,    # the seeded noise is drawn for the whole shape: item i of a batch != the item alone
            float32=False,  # the seeded noise differs between float32 and float64 (max abs diff 0.74)
-           export=False, compile=False),
+           compile=False, export=False),  # draws noise with a torch.Generator, which tracing cannot create
     # ---- FIR
     OpCase("window_design_ir", F.window_design_ir, lambda b, g: dict(magnitudes=normal(g, b, FRAMES, 5)),
            ("magnitudes",), silence=("magnitudes",), extreme=("magnitudes",)),
-    # export: export stores a FakeTensor in the lru_cache of _named_response_matrix: later eager calls return
-    #   FakeTensors
     OpCase("window_design_response", fir.window_design_response,
            lambda b, g: dict(magnitudes=normal(g, b, FRAMES, 5), n_fft=16), ("magnitudes",),
-           silence=("magnitudes",), extreme=("magnitudes",), export=False),
-    # export: exported values are wrong (max abs err 1.5) and export poisons the window-design lru_cache with a
-    #   FakeTensor
+           silence=("magnitudes",), extreme=("magnitudes",)),
     OpCase("frequency_filter", F.frequency_filter,
            lambda b, g: dict(signal=normal(g, b, TIME), magnitudes=uniform(g, 0.0, 1.0, b, FRAMES, 5), hop_size=HOP),
-           ("signal", "magnitudes"), silence=("signal", "magnitudes"), extreme=("signal", "magnitudes"), export=False),
-    # export: 'We found a fake tensor in the exported program constant's list' (window-design lru_cache holds a
-    #   FakeTensor)
+           ("signal", "magnitudes"), silence=("signal", "magnitudes"), extreme=("signal", "magnitudes")),
     OpCase("frequency_filter[causal]", F.frequency_filter,
            lambda b, g: dict(signal=normal(g, b, TIME), magnitudes=uniform(g, 0.0, 1.0, b, FRAMES, 5), hop_size=HOP,
                              compensate_delay=False),
            ("signal", "magnitudes"), silence=("signal",),
            streaming=Streaming("initial_tail", zeros_like_batch(7), {"signal": (-1, HOP), "magnitudes": (-2, 1)},
-                               options={"return_tail": True}), export=False),
+                               options={"return_tail": True})),
     OpCase("time_varying_fir", F.time_varying_fir,
            lambda b, g: dict(signal=normal(g, b, TIME), impulse_responses=normal(g, b, FRAMES, 5), hop_size=HOP),
            ("signal", "impulse_responses"), silence=("signal",), extreme=("signal", "impulse_responses"),
@@ -330,24 +322,20 @@ CASES: list[OpCase] = [
     OpCase("complex_cepstrum_ir", F.complex_cepstrum_ir,
            lambda b, g: dict(cepstrum=normal(g, b, FRAMES, 5, scale=0.3), n_fft=8), ("cepstrum",),
            silence=("cepstrum",)),
-    # compile, export: data-dependent check bool((cutoff < 0).any()) (fir/sinc.py:50): data-dependent guard
     OpCase("sinc_lowpass_ir", fir.sinc_lowpass_ir,
            lambda b, g: dict(cutoff=uniform(g, 200.0, 3800.0, b, FRAMES, 1), sample_rate=SR, taps=7), ("cutoff",),
-           silence=("cutoff",), extreme=("cutoff",), export=False, compile=False),
-    # compile, export: data-dependent check bool((cutoff < 0).any()) (fir/sinc.py:50): data-dependent guard
+           silence=("cutoff",), extreme=("cutoff",)),
     OpCase("sinc_highpass_ir", fir.sinc_highpass_ir,
            lambda b, g: dict(cutoff=uniform(g, 200.0, 3800.0, b, FRAMES, 1), sample_rate=SR, taps=7), ("cutoff",),
-           silence=("cutoff",), extreme=("cutoff",), export=False, compile=False),
-    # compile, export: data-dependent check bool((cutoff < 0).any()) (fir/sinc.py:50): data-dependent guard
+           silence=("cutoff",), extreme=("cutoff",)),
     OpCase("sinc_lowpass", F.sinc_lowpass,
            lambda b, g: dict(signal=normal(g, b, TIME), cutoff=uniform(g, 200.0, 3800.0, b, FRAMES, 1),
                              sample_rate=SR, hop_size=HOP, taps=7),
-           ("signal", "cutoff"), silence=("signal",), extreme=("signal", "cutoff"), export=False, compile=False),
-    # compile, export: data-dependent check bool((cutoff < 0).any()) (fir/sinc.py:50): data-dependent guard
+           ("signal", "cutoff"), silence=("signal",), extreme=("signal", "cutoff")),
     OpCase("sinc_highpass", F.sinc_highpass,
            lambda b, g: dict(signal=normal(g, b, TIME), cutoff=uniform(g, 200.0, 3800.0, b, FRAMES, 1),
                              sample_rate=SR, hop_size=HOP, taps=7, normalize=True),
-           ("signal", "cutoff"), silence=("signal",), extreme=("signal", "cutoff"), export=False, compile=False),
+           ("signal", "cutoff"), silence=("signal",), extreme=("signal", "cutoff")),
     # ---- IIR: parameterisations
     OpCase("first_order_activation", iir.first_order_activation, lambda b, g: dict(a1_logit=normal(g, b, 3)),
            ("a1_logit",), extreme=("a1_logit",)),
@@ -371,39 +359,30 @@ CASES: list[OpCase] = [
            ("gain", "zero", "pole"), extreme=("gain", "zero", "pole")),
     OpCase("break_frequency_from_unconstrained", iir.break_frequency_from_unconstrained,
            lambda b, g: dict(raw=normal(g, b, 3), sample_rate=SR), ("raw",), extreme=("raw",)),
-    # compile, export: data-dependent range check on break_frequency (iir/allpass.py:67): data-dependent guard
     OpCase("allpass_coefficient_from_break_frequency", iir.allpass_coefficient_from_break_frequency,
-           lambda b, g: dict(break_frequency=uniform(g, 50.0, 3900.0, b, 3), sample_rate=SR), ("break_frequency",),
-           export=False, compile=False),
+           lambda b, g: dict(break_frequency=uniform(g, 50.0, 3900.0, b, 3), sample_rate=SR), ("break_frequency",)),
     OpCase("svf_controls_from_unconstrained", iir.svf_controls_from_unconstrained,
            lambda b, g: dict(cutoff_raw=normal(g, b, 3), damping_raw=normal(g, b, 3), sample_rate=SR),
            ("cutoff_raw", "damping_raw"), extreme=("cutoff_raw", "damping_raw")),
-    # compile, export: data-dependent range check on cutoff (allpass.py:67 via state_variable.py:81): data-dependent
-    #   guard
     OpCase("svf_coefficients", iir.svf_coefficients,
            lambda b, g: dict(cutoff=uniform(g, 50.0, 3900.0, b, 3), damping=uniform(g, 0.1, 3.0, b, 3), sample_rate=SR,
                              lowpass_gain=normal(g, b, 3), bandpass_gain=normal(g, b, 3),
                              highpass_gain=normal(g, b, 3)),
-           ("cutoff", "damping", "lowpass_gain", "bandpass_gain", "highpass_gain"), export=False, compile=False),
+           ("cutoff", "damping", "lowpass_gain", "bandpass_gain", "highpass_gain")),
     OpCase("eq_controls_from_logits", iir.eq_controls_from_logits,
            lambda b, g: dict(frequency_logits=normal(g, b, 3), gain_logits=normal(g, b, 3), q_logits=normal(g, b, 3),
                              sample_rate=SR),
            ("frequency_logits", "gain_logits", "q_logits"), extreme=("frequency_logits", "gain_logits", "q_logits")),
-    # compile, export: data-dependent range check on frequency (iir/parametric_eq.py:90): data-dependent guard
     OpCase("biquad_design[peak]", iir.biquad_design,
            lambda b, g: dict(filter_type="peak", frequency=uniform(g, 100.0, 3000.0, b), gain_db=uniform(g, -12, 12, b),
-                             q=uniform(g, 0.5, 4.0, b), sample_rate=SR), ("frequency", "gain_db", "q"),
-           export=False, compile=False),
-    # compile, export: data-dependent range check on frequency (iir/parametric_eq.py:90): data-dependent guard
+                             q=uniform(g, 0.5, 4.0, b), sample_rate=SR), ("frequency", "gain_db", "q")),
     OpCase("biquad_design[lowpass]", iir.biquad_design,
            lambda b, g: dict(filter_type="lowpass", frequency=uniform(g, 100.0, 3000.0, b), gain_db=None,
-                             q=uniform(g, 0.5, 4.0, b), sample_rate=SR), ("frequency", "q"),
-           export=False, compile=False),
-    # compile, export: data-dependent range check on frequency (iir/parametric_eq.py:90): data-dependent guard
+                             q=uniform(g, 0.5, 4.0, b), sample_rate=SR), ("frequency", "q")),
     OpCase("parametric_eq", iir.parametric_eq,
            lambda b, g: dict(filter_types=["lowshelf", "peak", "highpass"], frequency=uniform(g, 100.0, 3000.0, b, 3),
                              gain_db=uniform(g, -12.0, 12.0, b, 3), q=uniform(g, 0.5, 4.0, b, 3), sample_rate=SR),
-           ("frequency", "gain_db", "q"), export=False, compile=False),
+           ("frequency", "gain_db", "q")),
     OpCase("to_sos", iir.to_sos, lambda b, g: dict(zip(("b", "a"), stable_ba(g, b, 2))), ("b", "a"),
            extreme=("b", "a")),
     OpCase("stable_state_matrix", iir.stable_state_matrix,
@@ -416,9 +395,7 @@ CASES: list[OpCase] = [
     OpCase("freqz", F.freqz, lambda b, g: dict(zip(("b", "a"), stable_ba(g, b, 2)), worN=8), ("b", "a"),
            output=_second, extreme=("b",)),
     OpCase("sosfreqz", F.sosfreqz, lambda b, g: dict(sos=stable_sos(g, b, 2), worN=8), ("sos",), output=_second),
-    # compile, export: data-dependent check bool((sos[..., 3] == 0).any()) (iir/sosfilt.py:141): data-dependent guard
-    OpCase("sosfilt_zi", iir.sosfilt_zi, lambda b, g: dict(sos=stable_sos(g, b, 2)), ("sos",),
-           export=False, compile=False),
+    OpCase("sosfilt_zi", iir.sosfilt_zi, lambda b, g: dict(sos=stable_sos(g, b, 2)), ("sos",)),
     OpCase("frequency_sampled_filter", iir.frequency_sampled_filter,
            lambda b, g: dict(x=normal(g, b, TIME), **dict(zip(("b", "a"), stable_ba(g, b, 2))), n_fft=32),
            ("x", "b", "a"), silence=("x",), extreme=("x",)),
@@ -448,56 +425,44 @@ CASES: list[OpCase] = [
            # An empty block fails: sos (2, 0, 2, 6) with x (2, 0) raises "time-varying sections need 0
            # time steps or a number of frames dividing 0" (sosfilt.py rejects steps == 0 even when time == 0).
            streaming=None),
-    # compile, export: data-dependent check |coefficients| < 1 (iir/allpass.py:191): data-dependent guard
     OpCase("allpass_cascade", iir.allpass_cascade,
            lambda b, g: dict(x=normal(g, b, TIME), coefficients=uniform(g, -0.9, 0.9, b, 2)), ("x", "coefficients"),
            silence=("x",), extreme=("x",),
-           streaming=Streaming("zi", zeros_like_batch(2, 1), {"x": (-1, 1)}), export=False, compile=False),
-    # compile, export: data-dependent check |coefficients| < 1 (iir/allpass.py:191): data-dependent guard
+           streaming=Streaming("zi", zeros_like_batch(2, 1), {"x": (-1, 1)})),
     OpCase("allpass_cascade[time-varying]", iir.allpass_cascade,
            lambda b, g: dict(x=normal(g, b, TIME), coefficients=uniform(g, -0.9, 0.9, b, FRAMES, 2)),
            ("x", "coefficients"), silence=("x",), extreme=("x",),
-           streaming=Streaming("zi", zeros_like_batch(2, 2), {"x": (-1, HOP), "coefficients": (-2, 1)}),
-           export=False, compile=False),
-    # compile, export: data-dependent stability-triangle check (iir/allpass.py:230): data-dependent guard
+           streaming=Streaming("zi", zeros_like_batch(2, 2), {"x": (-1, HOP), "coefficients": (-2, 1)})),
     OpCase("second_order_allpass_cascade", iir.second_order_allpass_cascade,
            lambda b, g: dict(x=normal(g, b, TIME), denominators=stable_ba(g, b, 2, 2)[1][..., 1:]),
            ("x", "denominators"), silence=("x",), extreme=("x",),
-           streaming=Streaming("zi", zeros_like_batch(2, 2), {"x": (-1, 1)}), export=False, compile=False),
-    # compile, export: data-dependent range check on break_frequency (iir/allpass.py:67): data-dependent guard
+           streaming=Streaming("zi", zeros_like_batch(2, 2), {"x": (-1, 1)})),
     OpCase("phaser_exact", effects.phaser_exact,
            lambda b, g: dict(x=normal(g, b, TIME), break_frequency=uniform(g, 100.0, 3000.0, b, 2), sample_rate=SR),
            ("x", "break_frequency"), silence=("x",), extreme=("x",),
-           streaming=Streaming("zi", zeros_like_batch(2, 1), {"x": (-1, 1)}), export=False, compile=False),
-    # compile, export: data-dependent range check on break_frequency (iir/allpass.py:67): data-dependent guard
+           streaming=Streaming("zi", zeros_like_batch(2, 1), {"x": (-1, 1)})),
     OpCase("phaser_exact[feedback]", effects.phaser_exact,
            lambda b, g: dict(x=normal(g, b, TIME), break_frequency=uniform(g, 100.0, 3000.0, b, 2), sample_rate=SR,
                              feedback=uniform(g, -0.7, 0.7, b)),
            ("x", "break_frequency", "feedback"), silence=("x",), extreme=("x",),
-           streaming=Streaming("zi", zeros_like_batch(2), {"x": (-1, 1)}), export=False, compile=False),
-    # compile, export: COLA check float(sums.mean()) on the window (framing.py:80): data-dependent guard
+           streaming=Streaming("zi", zeros_like_batch(2), {"x": (-1, 1)})),
     OpCase("phaser", effects.phaser,
            lambda b, g: dict(x=normal(g, b, TIME),
                              break_frequency=uniform(g, 100.0, 3000.0, b, phaser_num_frames(TIME, 8, 4), 2),
                              sample_rate=SR, frame_length=8),
-           ("x", "break_frequency"), silence=("x",), extreme=("x",), export=False, compile=False),
-    # compile, export: data-dependent range check on cutoff (allpass.py:67 via state_variable.py:81): data-dependent
-    #   guard
+           ("x", "break_frequency"), silence=("x",), extreme=("x",)),
     OpCase("state_variable_filter", iir.state_variable_filter,
            lambda b, g: dict(x=normal(g, b, TIME), cutoff=uniform(g, 100.0, 3000.0, b), damping=uniform(g, 0.2, 2.0, b),
                              sample_rate=SR),
            ("x", "cutoff", "damping"), silence=("x",), extreme=("x",),
-           streaming=Streaming("initial_state", zeros_like_batch(2), {"x": (-1, 1)}), export=False, compile=False),
-    # compile, export: data-dependent range check on cutoff (allpass.py:67 via state_variable.py:81): data-dependent
-    #   guard
+           streaming=Streaming("initial_state", zeros_like_batch(2), {"x": (-1, 1)})),
     OpCase("state_variable_filter[time-varying]", iir.state_variable_filter,
            lambda b, g: dict(x=normal(g, b, TIME), cutoff=uniform(g, 100.0, 3000.0, b, FRAMES),
                              damping=uniform(g, 0.2, 2.0, b, FRAMES), sample_rate=SR,
                              bandpass_gain=normal(g, b, FRAMES)),
            ("x", "cutoff", "damping", "bandpass_gain"), silence=("x",), extreme=("x", "bandpass_gain"),
            streaming=Streaming("initial_state", zeros_like_batch(2),
-                               {"x": (-1, HOP), "cutoff": (-1, 1), "damping": (-1, 1), "bandpass_gain": (-1, 1)}),
-           export=False, compile=False),
+                               {"x": (-1, HOP), "cutoff": (-1, 1), "damping": (-1, 1), "bandpass_gain": (-1, 1)})),
     OpCase("state_space_filter", iir.state_space_filter,
            lambda b, g: dict(A=contraction(g, b, 3), B=normal(g, b, 3), C=normal(g, b, 3), D=normal(g, b),
                              u=normal(g, b, TIME)),
@@ -518,11 +483,9 @@ CASES: list[OpCase] = [
            silence=("r",), extreme=("r",)),
     OpCase("lpc", F.lpc, lambda b, g: dict(x=normal(g, b, 10), order=3), ("x",), silence=("x",),
            extreme=("x",), max_log_scale=4.0),
-    # compile, export: mel filterbank's empty-filter check .nonzero().tolist() (mel.py:84): data-dependent guard
     OpCase("lpc_from_mel", L.lpc_from_mel,
            lambda b, g: dict(mel=normal(g, b, FRAMES, 6), order=3, sample_rate=SR, n_fft=32), ("mel",),
-           extreme=("mel",), max_log_scale=1.0,      # mel is a natural log: exp(1e2) overflows
-           export=False, compile=False),
+           extreme=("mel",), max_log_scale=1.0),     # mel is a natural log: exp(1e2) overflows
     OpCase("reflection_from_logits", L.reflection_from_logits, lambda b, g: dict(logits=normal(g, b, 3)),
            ("logits",), extreme=("logits",)),
     OpCase("reflection_to_lpc", L.reflection_to_lpc, lambda b, g: dict(k=uniform(g, -0.9, 0.9, b, 3)), ("k",),
@@ -533,14 +496,12 @@ CASES: list[OpCase] = [
     # Not claimed on silence: at a = 0 (four repeated roots at z = 0) backward raises LinAlgError
     # "torch.linalg.solve: ... the input matrix is singular" (documented: no gradient at repeated roots).
     OpCase("lpc_to_sos", L.lpc_to_sos, lambda b, g: dict(a=_lpc_coefficients(g, b, 4)), ("a",)),
-    # compile, export: data-dependent check bool((a0 == 0).any()) (lpc/sections.py:102): data-dependent guard
     OpCase("sos_to_lpc", L.sos_to_lpc,
            lambda b, g: dict(denominators=stable_ba(g, b, 2, 2)[1]), ("denominators",),
            # gradcheck perturbs whole tensors: feed the op all-pole sections [a0, 0, 0, a0, a1, a2] built
            # from differentiable denominators (a perturbed zero numerator is rejected, rightly).
            call=lambda denominators: L.sos_to_lpc(torch.cat(
-               [denominators[..., :1], torch.zeros_like(denominators[..., :2]), denominators], -1)),
-           export=False, compile=False),
+               [denominators[..., :1], torch.zeros_like(denominators[..., :2]), denominators], -1))),
     OpCase("lpc_synthesis", F.lpc_synthesis,
            lambda b, g: dict(excitation=normal(g, b, TIME), coefficients=_lpc_coefficients(g, b, 3)),
            ("excitation", "coefficients"), silence=("excitation",), extreme=("excitation",),
@@ -555,10 +516,7 @@ CASES: list[OpCase] = [
            lambda b, g: dict(signal=normal(g, b, TIME), coefficients=_lpc_coefficients(g, b, 3)),
            ("signal", "coefficients"), silence=("signal",), extreme=("signal", "coefficients"),
            streaming=Streaming("initial_state", zeros_like_batch(3), {"signal": (-1, 1)})),
-    # compile, export: COLA check float(sums.mean()) on the window (framing.py:80, from lpc/synthesis.py:298): data-
-    #   dependent guard
     OpCase("framewise_lpc_synthesis", L.framewise_lpc_synthesis,
            lambda b, g: dict(excitation=normal(g, b, TIME), coefficients=_lpc_coefficients(g, b, 2, FRAMES)),
-           ("excitation", "coefficients"), silence=("excitation",), extreme=("excitation",),
-           compile=False, export=False),
+           ("excitation", "coefficients"), silence=("excitation",), extreme=("excitation",)),
 ]

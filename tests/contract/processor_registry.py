@@ -30,6 +30,7 @@ class ProcessorCase:
         differentiable: the render inputs ``gradcheck`` checks (controls or signals).
         streaming: ``render(state=...)`` chains blocks to the one-shot output (delayed by ``latency``).
         compile: ``torch.compile(fullgraph=True)`` of ``render`` matches eager.
+        export: ``torch.export.export`` captures ``render`` (the pure kernel paths) and matches eager.
         batch_independent: a batch item's output does not depend on its index (false for noise,
             whose rows are drawn per batch item).
     """
@@ -42,6 +43,7 @@ class ProcessorCase:
     differentiable: tuple[str, ...] = ()
     streaming: bool = True
     compile: bool = True
+    export: bool = True
     batch_independent: bool = True
 
     def __str__(self) -> str:
@@ -121,12 +123,10 @@ CASES += [
                   logits=_logits(z_real=(lambda p: (3,), True), z_imag=(lambda p: (3,), True)),
                   differentiable=("frequency", "radius"), streaming=False),
     ProcessorCase("SincFilter-lowpass", lambda: P.SincFilter(8000, 8, taps=11),
-                  logits=_logits(cutoff_logits=(lambda p: (1,), False)), differentiable=("audio", "cutoff"),
-                  compile=False),                  # value check in fir/sinc.py _check_cutoff
+                  logits=_logits(cutoff_logits=(lambda p: (1,), False)), differentiable=("audio", "cutoff")),
     ProcessorCase("SincFilter-highpass", lambda: P.SincFilter(8000, 8, mode="highpass", taps=9, normalize=True,
                                                                      compensate_delay=False),
-                  logits=_logits(cutoff_logits=(lambda p: (1,), False)), differentiable=("audio", "cutoff"),
-                  compile=False),                  # value check in fir/sinc.py _check_cutoff
+                  logits=_logits(cutoff_logits=(lambda p: (1,), False)), differentiable=("audio", "cutoff")),
     ProcessorCase("ComplexCepstrumFilter", lambda: P.ComplexCepstrumFilter(8, n_quefrencies=3, n_fft=16),
                   logits=_logits(cepstrum_logits=(lambda p: (7,), False)), differentiable=("audio", "cepstrum")),
     ProcessorCase("ComplexCepstrumFilter-causal",
@@ -140,8 +140,7 @@ CASES += [
     ProcessorCase("StateVariableFilter", lambda: P.StateVariableFilter(8000, 8),
                   logits=_logits(cutoff_logits=(lambda p: (1,), False), damping_logits=(lambda p: (1,), False),
                                  gain_logits=(lambda p: (3,), False)),
-                  differentiable=("audio", "cutoff", "damping", "lowpass_gain", "bandpass_gain", "highpass_gain"),
-                  compile=False),                  # value checks in iir/allpass.py, iir/state_variable.py
+                  differentiable=("audio", "cutoff", "damping", "lowpass_gain", "bandpass_gain", "highpass_gain")),
     ProcessorCase("StateSpaceFilter", lambda: P.StateSpaceFilter(3, 8),
                   logits=_logits(weight=(lambda p: (3, 3), False), B=(lambda p: (3,), False),
                                  C=(lambda p: (3,), False), D=(lambda p: (1,), False)),
@@ -152,15 +151,12 @@ CASES += [
                   differentiable=("audio", "A", "B", "C", "D")),
     ProcessorCase("AllpassCascade", lambda: P.AllpassCascade(8000, 8, stages=3),
                   logits=_logits(break_frequency_logits=(lambda p: (3,), False)),
-                  differentiable=("audio", "break_frequency"),
-                  compile=False),                  # value checks in iir/allpass.py
+                  differentiable=("audio", "break_frequency")),
     ProcessorCase("SecondOrderAllpassCascade", lambda: P.SecondOrderAllpassCascade(8000, 8, stages=2),
                   logits=_logits(frequency_logits=(lambda p: (2,), False), radius_logits=(lambda p: (2,), False)),
-                  differentiable=("audio", "frequency", "radius"),
-                  compile=False),                  # value check in iir/allpass.py second_order_allpass_cascade
+                  differentiable=("audio", "frequency", "radius")),
     ProcessorCase("Phaser", lambda: P.Phaser(8000, 8, stages=3),
                   logits=_logits(break_frequency_logits=(lambda p: (3,), False), dry_logits=(lambda p: (1,), True),
                                  wet_logits=(lambda p: (1,), True), feedback_logits=(lambda p: (1,), True)),
-                  differentiable=("audio", "break_frequency", "dry_gain", "wet_gain", "feedback"),
-                  compile=False),                  # value checks in iir/allpass.py, iir/phaser.py
+                  differentiable=("audio", "break_frequency", "dry_gain", "wet_gain", "feedback")),
 ]

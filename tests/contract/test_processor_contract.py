@@ -9,7 +9,8 @@
 6. ``forward`` equals ``render(**get_controls(...))``;
 7. no NaN/inf at the edges of every declared range, on silence, and for extreme
    unconstrained inputs (hypothesis);
-8. ``torch.compile(fullgraph=True)`` matches eager where claimed.
+8. ``torch.compile(fullgraph=True)`` matches eager where claimed; so does ``torch.export`` (the
+   pure kernel paths), on a second set of inputs too.
 """
 
 from __future__ import annotations
@@ -217,3 +218,27 @@ def test_compile_fullgraph_matches_eager_forward_and_backward(case):
     compiled_grads = torch.autograd.grad((compiled_out * weight).sum(), list(leaves.values()))
     for name, e, c in zip(names, eager_grads, compiled_grads):
         torch.testing.assert_close(c, e, rtol=1e-8, atol=1e-10, msg=lambda m: f"gradient of {name}: {m}")
+
+
+def test_export_matches_eager_on_new_inputs(case):
+    if not case.export:
+        pytest.skip(f"{case.name} does not claim torch.export")
+    processor = _build(case)
+    names = [c.name for c in processor.controls() if c.rate == "signal"]
+
+    class Render(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.processor = processor
+
+        def forward(self, inputs: dict):
+            inputs = dict(inputs)
+            return self.processor.render(*[inputs.pop(n) for n in names], **inputs, **case.render_options)
+
+    def inputs(seed):
+        signals, controls = _inputs(processor, case, seed=seed)
+        return dict(zip(names, signals), **controls)
+
+    exported = torch.export.export(Render(), (inputs(0),)).module()
+    for seed in (0, 1):
+        torch.testing.assert_close(exported(inputs(seed)), Render()(inputs(seed)), rtol=1e-9, atol=1e-11)
