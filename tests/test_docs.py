@@ -1,7 +1,6 @@
 """Every Python example in docs/*.md, README.md and CONTRIBUTING.md runs as written, and asserts something."""
 
 import re
-from pathlib import Path
 
 import pytest
 

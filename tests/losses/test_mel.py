@@ -6,7 +6,6 @@ STFT transcription.
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pytest

@@ -32,6 +32,8 @@ import torch
 from torch import nn
 
 from torchddsp.checks import check_positive_int
+from torchddsp.functional.core.phase import advance_phase
+from torchddsp.functional.core.upsample import upsample
 
 RATES = ("frame", "sample", "static", "signal")
 SCALES = ("linear", "log")
@@ -260,3 +262,34 @@ class FrameLookahead:
     @staticmethod
     def carry(controls: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         return {name: value[..., -1:, :] for name, value in controls.items()}
+
+
+def mute_before_latency(audio: torch.Tensor, position: torch.Tensor, latency: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Silence the samples of a block that come before ``latency`` in the stream.
+
+    A processor that removes a filter's delay in one-shot rendering runs the causal filter when
+    streaming; its first ``latency`` output samples precede the one-shot output and are muted.
+    ``position`` (an int64 0-dim tensor) counts the samples emitted before this block; returns the
+    block and the new position.
+    """
+    emitted = position.to(audio.device) + torch.arange(audio.shape[-1], device=audio.device)
+    return audio * (emitted >= latency).to(audio.dtype), position + audio.shape[-1]
+
+
+def stream_phase_oscillator(render, controls: dict[str, torch.Tensor], state: dict, hop_size: int,
+                            sample_rate: float) -> tuple[torch.Tensor, dict]:
+    """One streamed block of an oscillator driven by frame-rate ``f0_hz`` with a phase state.
+
+    ``render(extended_controls, f0_audio, phase)`` renders the extended frames (the previous
+    block's last frame first, ``FrameLookahead``) from ``phase`` with f0 upsampled linearly to
+    audio rate. The last hop is dropped (it needs the next frame), the float64 phase advances
+    over the samples kept, and the first block starts with one hop of silence.
+    """
+    extended, continued = FrameLookahead.extend(controls, state)
+    f0_audio = upsample(extended["f0_hz"], hop_size, "linear")
+    keep = f0_audio.shape[-2] - hop_size
+    audio = render(extended, f0_audio, state["phase"])[..., :keep]
+    phase = advance_phase(state["phase"], f0_audio[..., :keep, 0], sample_rate)
+    if not continued:
+        audio = torch.nn.functional.pad(audio, (hop_size, 0))
+    return audio, {"phase": phase, "previous": FrameLookahead.carry(controls)}

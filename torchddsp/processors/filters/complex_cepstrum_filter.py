@@ -6,7 +6,7 @@ import torch
 
 from torchddsp.checks import check_positive, check_positive_int, check_tensor
 from torchddsp.functional.filters.fir import complex_cepstrum_ir, time_varying_fir
-from torchddsp.processors.base import Control, Processor
+from torchddsp.processors.base import Control, Processor, mute_before_latency
 
 
 class ComplexCepstrumFilter(Processor):
@@ -82,9 +82,8 @@ class ComplexCepstrumFilter(Processor):
         if state is None:
             return time_varying_fir(audio, irs, self.hop_size, delay=self.latency)
         audio, tail = time_varying_fir(audio, irs, self.hop_size, initial_tail=state["tail"], return_tail=True)
-        emitted = state["position"].to(audio.device) + torch.arange(audio.shape[-1], device=audio.device)
-        audio = audio * (emitted >= self.latency).to(audio.dtype)     # silence before the latency
-        return audio, {"position": state["position"] + audio.shape[-1], "tail": tail}
+        audio, position = mute_before_latency(audio, state["position"], self.latency)
+        return audio, {"position": position, "tail": tail}
 
     def extra_repr(self) -> str:
         return f"hop_size={self.hop_size}, n_quefrencies={self.n_quefrencies}, n_fft={self.n_fft}, shift={self.shift}"

@@ -7,7 +7,7 @@ import torch
 from torchddsp.checks import check_nonnegative, check_positive_int, check_tensor
 from torchddsp.functional.controls.scaling import exp_sigmoid
 from torchddsp.functional.filters.fir import frequency_filter
-from torchddsp.processors.base import Control, Processor
+from torchddsp.processors.base import Control, Processor, mute_before_latency
 
 
 class FrequencyFilter(Processor):
@@ -63,9 +63,8 @@ class FrequencyFilter(Processor):
             return frequency_filter(audio, magnitudes, self.hop_size)
         audio, tail = frequency_filter(audio, magnitudes, self.hop_size, compensate_delay=False,
                                        initial_tail=state["tail"], return_tail=True)
-        emitted = state["position"].to(audio.device) + torch.arange(audio.shape[-1], device=audio.device)
-        audio = audio * (emitted >= self.latency).to(audio.dtype)     # silence before the latency
-        return audio, {"position": state["position"] + audio.shape[-1], "tail": tail}
+        audio, position = mute_before_latency(audio, state["position"], self.latency)
+        return audio, {"position": position, "tail": tail}
 
     def extra_repr(self) -> str:
         return f"hop_size={self.hop_size}, n_bands={self.n_bands}"

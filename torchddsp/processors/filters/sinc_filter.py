@@ -7,7 +7,7 @@ import torch
 from torchddsp.checks import check_choice, check_positive, check_positive_int, check_tensor
 from torchddsp.functional.controls.scaling import unit_to_hz
 from torchddsp.functional.filters.fir import sinc_highpass_ir, sinc_lowpass_ir, time_varying_fir
-from torchddsp.processors.base import Control, Processor
+from torchddsp.processors.base import Control, Processor, mute_before_latency
 
 
 class SincFilter(Processor):
@@ -77,9 +77,8 @@ class SincFilter(Processor):
         if state is None:
             return time_varying_fir(audio, irs, self.hop_size, delay=self.latency)
         audio, tail = time_varying_fir(audio, irs, self.hop_size, initial_tail=state["tail"], return_tail=True)
-        emitted = state["position"].to(audio.device) + torch.arange(audio.shape[-1], device=audio.device)
-        audio = audio * (emitted >= self.latency).to(audio.dtype)     # silence before the latency
-        return audio, {"position": state["position"] + audio.shape[-1], "tail": tail}
+        audio, position = mute_before_latency(audio, state["position"], self.latency)
+        return audio, {"position": position, "tail": tail}
 
     def extra_repr(self) -> str:
         return f"sample_rate={self.sample_rate}, hop_size={self.hop_size}, mode={self.mode!r}, taps={self.taps}"

@@ -6,10 +6,8 @@ import torch
 
 from torchddsp.checks import check_nonnegative, check_positive, check_positive_int, check_tensor
 from torchddsp.functional.controls.scaling import exp_sigmoid, normalize_distribution
-from torchddsp.functional.core.phase import advance_phase
-from torchddsp.functional.core.upsample import upsample
 from torchddsp.functional.oscillators.harmonic import harmonic_oscillator
-from torchddsp.processors.base import Control, FrameLookahead, Processor
+from torchddsp.processors.base import Control, Processor, stream_phase_oscillator
 
 
 class Harmonic(Processor):
@@ -83,16 +81,10 @@ class Harmonic(Processor):
         if amplitude.shape[-2] == 0:                               # an empty block changes nothing
             return amplitude.new_zeros(amplitude.shape[:-2] + (0,)), state
         controls = {"amplitude": amplitude, "harmonic_distribution": harmonic_distribution, "f0_hz": f0_hz}
-        extended, continued = FrameLookahead.extend(controls, state)
-        f0_audio = upsample(extended["f0_hz"], self.hop_size, "linear")
-        keep = f0_audio.shape[-2] - self.hop_size
-        audio = harmonic_oscillator(extended["amplitude"], extended["harmonic_distribution"], f0_audio,
-                                    self.sample_rate, self.hop_size, state["phase"], self.upsampling)[0]
-        audio = audio[..., :keep]
-        phase = advance_phase(state["phase"], f0_audio[..., :keep, 0], self.sample_rate)
-        if not continued:
-            audio = torch.nn.functional.pad(audio, (self.hop_size, 0))
-        return audio, {"phase": phase, "previous": FrameLookahead.carry(controls)}
+        def render(extended, f0_audio, phase):
+            return harmonic_oscillator(extended["amplitude"], extended["harmonic_distribution"], f0_audio,
+                                       self.sample_rate, self.hop_size, phase, self.upsampling)[0]
+        return stream_phase_oscillator(render, controls, state, self.hop_size, self.sample_rate)
 
     def extra_repr(self) -> str:
         return f"sample_rate={self.sample_rate}, hop_size={self.hop_size}, n_harmonics={self.n_harmonics}"

@@ -5,10 +5,8 @@ from __future__ import annotations
 import torch
 
 from torchddsp.checks import check_positive, check_positive_int, check_tensor
-from torchddsp.functional.core.phase import advance_phase
-from torchddsp.functional.core.upsample import upsample
 from torchddsp.functional.oscillators.band_limited import sawtooth_square
-from torchddsp.processors.base import Control, FrameLookahead, Processor
+from torchddsp.processors.base import Control, Processor, stream_phase_oscillator
 
 
 class SawtoothSquare(Processor):
@@ -64,15 +62,10 @@ class SawtoothSquare(Processor):
             batch = torch.broadcast_shapes(f0_hz.shape[:-2], morph.shape[:-2])
             return f0_hz.new_zeros(*batch, 0), state
         controls = {"f0_hz": f0_hz, "morph": morph}
-        extended, continued = FrameLookahead.extend(controls, state)
-        f0_audio = upsample(extended["f0_hz"], self.hop_size, "linear")
-        keep = f0_audio.shape[-2] - self.hop_size
-        audio = sawtooth_square(f0_audio, extended["morph"], self.sample_rate, self.hop_size, self.n_harmonics,
-                                state["phase"], self.upsampling)[0][..., :keep]
-        phase = advance_phase(state["phase"], f0_audio[..., :keep, 0], self.sample_rate)
-        if not continued:
-            audio = torch.nn.functional.pad(audio, (self.hop_size, 0))
-        return audio, {"phase": phase, "previous": FrameLookahead.carry(controls)}
+        def render(extended, f0_audio, phase):
+            return sawtooth_square(f0_audio, extended["morph"], self.sample_rate, self.hop_size, self.n_harmonics,
+                                   phase, self.upsampling)[0]
+        return stream_phase_oscillator(render, controls, state, self.hop_size, self.sample_rate)
 
     def extra_repr(self) -> str:
         return f"sample_rate={self.sample_rate}, hop_size={self.hop_size}, n_harmonics={self.n_harmonics}"

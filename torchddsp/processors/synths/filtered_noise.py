@@ -8,7 +8,7 @@ from torchddsp.checks import check_nonnegative, check_positive_int, check_tensor
 from torchddsp.functional.controls.scaling import exp_sigmoid
 from torchddsp.functional.core.noise import indexed_noise
 from torchddsp.functional.filters.fir import frequency_filter
-from torchddsp.processors.base import Control, Processor
+from torchddsp.processors.base import Control, Processor, mute_before_latency
 
 
 def _seed(noise_seed: int | None) -> int:
@@ -83,9 +83,8 @@ class FilteredNoise(Processor):
         noise = indexed_noise((*lead, time), state["seed"], start=position, dtype=dtype, device=device)
         audio, tail = frequency_filter(noise, noise_magnitudes, self.hop_size, compensate_delay=False,
                                        initial_tail=state["tail"], return_tail=True)
-        emitted = position.to(device) + torch.arange(time, device=device)
-        audio = audio * (emitted >= self.latency).to(dtype)          # silence before the latency
-        return audio, {"seed": state["seed"], "position": position + time, "tail": tail}
+        audio, position = mute_before_latency(audio, position, self.latency)
+        return audio, {"seed": state["seed"], "position": position, "tail": tail}
 
     def forward(self, noise_logits: torch.Tensor, noise_seed: int | None = None, *, state: dict | None = None):
         return self.render(**self.get_controls(noise_logits), noise_seed=noise_seed, state=state)

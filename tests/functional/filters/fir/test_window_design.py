@@ -23,7 +23,6 @@ from helpers import (
     check_batch_consistency,
     check_finite_gradients,
     check_gradcheck,
-    to_numpy,
 )
 from torchddsp.functional.filters.fir import (
     design_window,
