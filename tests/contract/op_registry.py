@@ -118,7 +118,7 @@ EXCLUDED = {
     "core.upsample.interpolation_weights": "constant interpolation weights from an integer hop; no tensor input",
     "core.noise.white_noise": "draws noise from a shape and a seed; no tensor input, no gradient",
     "core.noise.white_noise_like": "draws noise shaped like its input; no gradient",
-    "core.noise.indexed_noise": "draws counter-based noise from a shape, a seed and a start; no tensor input, no gradient",
+    "core.noise.indexed_noise": "draws counter-based noise from a shape, a seed and a start; no gradient",
     "filters.fir.window_design.design_window": "builds a constant window from a name and an integer size; no tensor input",
     "spectral.mel.mel_filterbank": "builds a constant matrix from integers and frequencies; no tensor input",
     "spectral.mel.mel_filterbank_pinv": "pseudo-inverse of the constant mel matrix; no tensor input",

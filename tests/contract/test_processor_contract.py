@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from contract.processor_registry import CASES
 from helpers import DEVICES, assert_delayed_copy, assert_finite, assert_streaming_equivalent, check_gradcheck
 from torchddsp import processors
-from torchddsp.processors.base import _cut
+from torchddsp.processors.base import cut_block
 
 BATCH = (2,)
 
@@ -131,7 +131,7 @@ def test_streaming_equals_one_shot(case):
     inputs = dict(zip(names, signals), **controls)
 
     def render_frames(start, stop, state):
-        part = {name: _cut(value, _declared(processor, name), start, stop, hop) for name, value in inputs.items()}
+        part = {name: cut_block(value, _declared(processor, name), start, stop, hop) for name, value in inputs.items()}
         return processor.render(*[part.pop(n) for n in names], **part, state=state)
 
     initial = processor.initial_state(BATCH, dtype=torch.float64, **case.render_options)

@@ -32,7 +32,7 @@ from torchddsp.features import (
     num_frames,
     yin,
 )
-from torchddsp.features.yin import _median_smooth
+from torchddsp.features.yin import median_smooth
 
 RATES = [8000, 16000, 22050, 44100, 48000]
 TONE_F0 = [60.0, 100.0, 220.0, 441.3, 700.0, 1000.0]
@@ -217,7 +217,7 @@ def test_bad_hop_and_rate_raise():
 def test_median_smoothing_over_voiced_frames_only():
     f0 = torch.tensor([100.0, 100.0, 200.0, 100.0, 100.0, 50.0, 300.0])
     voiced = torch.tensor([True, True, True, True, True, False, True])
-    out = _median_smooth(f0, voiced, 3)
+    out = median_smooth(f0, voiced, 3)
     # the octave jump is removed; the unvoiced frame is kept; the last frame's window holds only
     # itself among voiced frames, so it keeps its value
     assert out.tolist() == [100.0, 100.0, 100.0, 100.0, 100.0, 50.0, 300.0]

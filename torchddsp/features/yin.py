@@ -113,7 +113,7 @@ def cumulative_mean_normalized_difference(d: torch.Tensor) -> torch.Tensor:
     return torch.cat([torch.ones_like(d[..., :1]), ratio], dim=-1)
 
 
-def _median_smooth(f0: torch.Tensor, voiced: torch.Tensor, width: int) -> torch.Tensor:
+def median_smooth(f0: torch.Tensor, voiced: torch.Tensor, width: int) -> torch.Tensor:
     """Running median of ``width`` frames over voiced frames only (unvoiced frames are unchanged)."""
     half = width // 2
     masked = torch.where(voiced, f0, torch.full_like(f0, float("nan")))
@@ -235,5 +235,5 @@ def yin(audio: torch.Tensor, sample_rate: float, hop_size: int, fmin: float = 50
                  for i in range(0, frames_n, chunk)]
         f0, confidence, voiced = (torch.cat(p, dim=-1) for p in zip(*parts))
         if median_filter > 1:
-            f0 = _median_smooth(f0, voiced, median_filter)
+            f0 = median_smooth(f0, voiced, median_filter)
     return PitchEstimate(f0, confidence, voiced)

@@ -20,4 +20,27 @@ from torchddsp.processors.filters import (
 from torchddsp.processors.oscillators import DampedSinusoidBank, Harmonic, SawtoothSquare, Sinusoidal
 from torchddsp.processors.synths import FilteredNoise, HarmonicPlusNoise
 
-__all__ = ["AllpassCascade", "ComplexCepstrumFilter", "Control", "DampedSinusoidBank", "FilteredNoise", "FrameLookahead", "FrequencyFilter", "Harmonic", "HarmonicPlusNoise", "LPCSynthesisFilter", "ParametricEQ", "Phaser", "Processor", "Reverb", "SawtoothSquare", "SecondOrderAllpassCascade", "SincFilter", "Sinusoidal", "StateSpaceFilter", "StateVariableFilter", "TimeVaryingBiquads", "TimeVaryingFIR"]
+__all__ = [
+    "AllpassCascade",
+    "ComplexCepstrumFilter",
+    "Control",
+    "DampedSinusoidBank",
+    "FilteredNoise",
+    "FrameLookahead",
+    "FrequencyFilter",
+    "Harmonic",
+    "HarmonicPlusNoise",
+    "LPCSynthesisFilter",
+    "ParametricEQ",
+    "Phaser",
+    "Processor",
+    "Reverb",
+    "SawtoothSquare",
+    "SecondOrderAllpassCascade",
+    "SincFilter",
+    "Sinusoidal",
+    "StateSpaceFilter",
+    "StateVariableFilter",
+    "TimeVaryingBiquads",
+    "TimeVaryingFIR",
+]

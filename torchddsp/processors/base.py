@@ -200,7 +200,7 @@ class Processor(nn.Module):
         blocks = []
         for first in range(0, frames, block_frames):
             last = min(first + block_frames, frames)
-            part = {name: _cut(value, declared.get(name), first, last, self.hop_size)
+            part = {name: cut_block(value, declared.get(name), first, last, self.hop_size)
                     for name, value in inputs.items()}
             args = [part.pop(name) for name in signal_names]
             audio, state = self.render(*args, state=state, **part)
@@ -229,7 +229,7 @@ def _batch_shape_of(inputs: dict, declared: dict) -> tuple[int, ...]:
     return tuple(torch.broadcast_shapes(*shapes))
 
 
-def _cut(value, control: Control | None, first: int, last: int, hop_size: int):
+def cut_block(value, control: Control | None, first: int, last: int, hop_size: int):
     """Frames ``first .. last`` of one input (static controls and non-tensors pass whole)."""
     if control is None or not isinstance(value, torch.Tensor) or control.rate == "static":
         return value

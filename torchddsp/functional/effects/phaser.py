@@ -52,9 +52,9 @@ import torch
 from torchddsp.checks import check_nonnegative_int, check_positive, check_positive_int, check_tensor, checking_values
 from torchddsp.functional.core.framing import cola_constant, frame, overlap_add
 from torchddsp.functional.filters.iir.allpass import (
-    _as_tensor,
     allpass_cascade,
     allpass_coefficient_from_break_frequency,
+    as_tensor_argument,
 )
 from torchddsp.functional.filters.iir.state_space import state_space_filter
 
@@ -86,8 +86,8 @@ def lfo_break_frequency(num_frames: int, frame_rate: float, rate, min_frequency:
     check_positive("min_frequency", min_frequency)
     check_positive("max_frequency", max_frequency)
     like = next((v for v in (rate, phase) if isinstance(v, torch.Tensor)), None)
-    rate = _as_tensor("rate", rate, like)
-    phase = _as_tensor("phase", phase, like)
+    rate = as_tensor_argument("rate", rate, like)
+    phase = as_tensor_argument("phase", phase, like)
     m = torch.arange(num_frames, dtype=rate.dtype, device=rate.device)
     angle = 2 * math.pi * rate[..., None] * m / frame_rate + phase[..., None]
     return min_frequency * torch.exp(math.log(max_frequency / min_frequency) * (1 + torch.sin(angle)) / 2)
@@ -105,7 +105,7 @@ def phaser_num_frames(time: int, frame_length: int, hop_length: int) -> int:
 
 
 def _gain(name: str, value, x: torch.Tensor) -> torch.Tensor:
-    value = _as_tensor(name, value, x)
+    value = as_tensor_argument(name, value, x)
     if value.dim() >= x.dim():
         raise ValueError(f"{name}: expected a number or a tensor broadcasting with x.shape[:-1] = "
                          f"{tuple(x.shape[:-1])} (fixed over time), received shape {tuple(value.shape)}")
@@ -139,9 +139,9 @@ def phaser_response(break_frequency: torch.Tensor, sample_rate: float, n_fft: in
     _check_break_frequency(break_frequency)
     check_positive_int("n_fft", n_fft)
     coefficients = allpass_coefficient_from_break_frequency(break_frequency, sample_rate)
-    dry = _as_tensor("dry_gain", dry_gain, coefficients)
-    wet = _as_tensor("wet_gain", wet_gain, coefficients)
-    feedback = _as_tensor("feedback", feedback, coefficients)
+    dry = as_tensor_argument("dry_gain", dry_gain, coefficients)
+    wet = as_tensor_argument("wet_gain", wet_gain, coefficients)
+    feedback = as_tensor_argument("feedback", feedback, coefficients)
     _check_feedback(feedback)
     return _response(coefficients, n_fft, dry, wet, feedback)
 

@@ -19,10 +19,10 @@ How it is fast. Within frame ``m`` every output sample is
 harmonics is a small matrix product per frame, and the sines are evaluated chunk by chunk into
 a buffer that stays in cache. Chunks are planned per batch item, so harmonics above Nyquist
 throughout a chunk of one item are skipped, not computed and zeroed (a batch of high and low
-notes costs what each item needs, not what its lowest note needs). The backward pass is analytic (no autograd graph over ``K x time``): the
-amplitude gradient is the same matrix product transposed and the phase gradient uses
-``k a_k cos(k phi)``; sines/cosines are recomputed rather than stored, so memory stays
-``O(time)`` instead of ``O(K x time)``. Forward and backward are ``torch.library`` custom ops
+notes costs what each item needs, not what its lowest note needs). The backward pass is
+analytic (no autograd graph over ``K x time``): the amplitude gradient is the same matrix
+product transposed and the phase gradient uses ``k a_k cos(k phi)``; sines/cosines are
+recomputed rather than stored, so memory stays ``O(time)`` instead of ``O(K x time)``. Forward and backward are ``torch.library`` custom ops
 (``kernels/harmonic_ops.py``), so ``torch.compile`` sees them whole; the kernel backend
 ``"pure"`` (``torchddsp.kernels.set_backend``), and ``torch.export``, use a plain PyTorch
 transcription of Eq. 9 instead.

@@ -1,4 +1,5 @@
-"""Filters that process a signal: IIR (EQ, biquads, SVF, state space, all-pass), FIR (sinc, cepstrum, window design, time-varying) and LPC synthesis."""
+"""Filters that process a signal: IIR (EQ, biquads, SVF, state space, all-pass), FIR (sinc, cepstrum,
+window design, time-varying) and LPC synthesis."""
 
 from torchddsp.processors.filters.allpass_cascade import AllpassCascade
 from torchddsp.processors.filters.complex_cepstrum_filter import ComplexCepstrumFilter
@@ -12,4 +13,16 @@ from torchddsp.processors.filters.state_variable_filter import StateVariableFilt
 from torchddsp.processors.filters.time_varying_biquads import TimeVaryingBiquads
 from torchddsp.processors.filters.time_varying_fir import TimeVaryingFIR
 
-__all__ = ["AllpassCascade", "ComplexCepstrumFilter", "FrequencyFilter", "LPCSynthesisFilter", "ParametricEQ", "SecondOrderAllpassCascade", "SincFilter", "StateSpaceFilter", "StateVariableFilter", "TimeVaryingBiquads", "TimeVaryingFIR"]
+__all__ = [
+    "AllpassCascade",
+    "ComplexCepstrumFilter",
+    "FrequencyFilter",
+    "LPCSynthesisFilter",
+    "ParametricEQ",
+    "SecondOrderAllpassCascade",
+    "SincFilter",
+    "StateSpaceFilter",
+    "StateVariableFilter",
+    "TimeVaryingBiquads",
+    "TimeVaryingFIR",
+]

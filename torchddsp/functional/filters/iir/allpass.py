@@ -47,7 +47,7 @@ from torchddsp.functional.filters.iir.lfilter import lfilter
 # ------------------------------------------------------------------------------- controls
 
 
-def _as_tensor(name: str, value, like: torch.Tensor | None = None) -> torch.Tensor:
+def as_tensor_argument(name: str, value, like: torch.Tensor | None = None) -> torch.Tensor:
     if isinstance(value, torch.Tensor):
         return check_tensor(name, value)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -57,7 +57,7 @@ def _as_tensor(name: str, value, like: torch.Tensor | None = None) -> torch.Tens
     return torch.tensor(float(value), dtype=dtype, device=device)
 
 
-def _check_frequency(name: str, frequency: torch.Tensor, sample_rate: float) -> None:
+def check_frequency_range(name: str, frequency: torch.Tensor, sample_rate: float) -> None:
     """Raise ``ValueError`` unless every value of ``frequency`` lies in ``(0, sample_rate / 2)``."""
     values = frequency.detach()
     if values.numel() == 0 or not checking_values():
@@ -69,7 +69,7 @@ def _check_frequency(name: str, frequency: torch.Tensor, sample_rate: float) -> 
                          "(map unconstrained network outputs with the *_from_unconstrained functions)")
 
 
-def _log_frequency(name: str, raw: torch.Tensor, sample_rate: float, min_frequency: float,
+def log_frequency_from_unconstrained(name: str, raw: torch.Tensor, sample_rate: float, min_frequency: float,
                    max_frequency: float | None, names=("min_frequency", "max_frequency")) -> torch.Tensor:
     """:math:`f = f_{min} (f_{max} / f_{min})^{\\sigma(u)}`, with checks of the range (shared helper)."""
     check_tensor(name, raw)
@@ -96,7 +96,7 @@ def break_frequency_from_unconstrained(raw: torch.Tensor, sample_rate: float, mi
     all-pass coefficient satisfies :math:`|a| < 1` for every input, saturated ones included
     (``raw = +-1e4`` gives exactly the end points, with zero but finite gradient).
     """
-    return _log_frequency("raw", raw, sample_rate, min_frequency, max_frequency)
+    return log_frequency_from_unconstrained("raw", raw, sample_rate, min_frequency, max_frequency)
 
 
 def allpass_coefficient_from_break_frequency(break_frequency, sample_rate: float) -> torch.Tensor:
@@ -106,8 +106,8 @@ def allpass_coefficient_from_break_frequency(break_frequency, sample_rate: float
     ``ValueError`` names it. The section's phase is :math:`-\\pi/2` at ``break_frequency``.
     """
     check_positive("sample_rate", sample_rate)
-    f = _as_tensor("break_frequency", break_frequency)
-    _check_frequency("break_frequency", f, sample_rate)
+    f = as_tensor_argument("break_frequency", break_frequency)
+    check_frequency_range("break_frequency", f, sample_rate)
     t = torch.tan(math.pi * f / sample_rate)
     return (t - 1) / (t + 1)
 

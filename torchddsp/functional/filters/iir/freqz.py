@@ -35,7 +35,7 @@ import math
 import torch
 
 from torchddsp.checks import broadcast_or_raise, check_positive, check_positive_int, check_tensor
-from torchddsp.functional.filters.iir.sosfilt import _check_sos
+from torchddsp.functional.filters.iir.sosfilt import check_sos
 
 TWO_PI = 2.0 * math.pi
 
@@ -167,7 +167,7 @@ def sosfreqz(sos: torch.Tensor, worN=512, whole: bool = False, fs: float = TWO_P
     Returns:
         ``(w, h)`` with ``h`` ``(..., K)``: the product of the sections' responses.
     """
-    _check_sos(sos)
+    check_sos(sos)
     worN = _check_worN(worN, fs)
     per_section = worN.unsqueeze(-2) if isinstance(worN, torch.Tensor) else worN
     w, h = freqz(sos[..., :3], sos[..., 3:], per_section, whole=whole, fs=fs, include_nyquist=include_nyquist)
@@ -212,7 +212,7 @@ def frequency_sampled_filter(x: torch.Tensor, b: torch.Tensor | None = None, a: 
     if sos is not None:
         if b is not None or a is not None:
             raise ValueError("sos: give either b (and a) or sos, received both")
-        _check_sos(sos)
+        check_sos(sos)
         response = _dft_response(sos[..., :3], sos[..., 3:], n_fft, count)      # (..., n_sections, count)
         h = None
         for s in range(response.shape[-2]):

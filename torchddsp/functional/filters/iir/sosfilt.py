@@ -37,7 +37,7 @@ from torchddsp.checks import broadcast_or_raise, check_tensor, checking_values
 from torchddsp.functional.filters.iir.lfilter import lfilter
 
 
-def _check_sos(sos: torch.Tensor) -> torch.Tensor:
+def check_sos(sos: torch.Tensor) -> torch.Tensor:
     check_tensor("sos", sos, min_dim=2)
     if sos.shape[-1] != 6:
         raise ValueError(f"sos: expected 6 coefficients [b0, b1, b2, a0, a1, a2] on the last axis, "
@@ -66,7 +66,7 @@ def sosfilt(sos: torch.Tensor, x: torch.Tensor, zi: torch.Tensor | None = None, 
 
     Differentiable with respect to ``sos``, ``x`` and ``zi``.
     """
-    _check_sos(sos)
+    check_sos(sos)
     check_tensor("x", x, min_dim=1)
     if x.is_complex():
         raise ValueError(f"x: expected a real signal, received dtype {x.dtype}")
@@ -137,7 +137,7 @@ def sosfilt_zi(sos: torch.Tensor) -> torch.Tensor:
     Returns:
         ``(..., n_sections, 2)``. Differentiable with respect to ``sos``.
     """
-    _check_sos(sos)
+    check_sos(sos)
     eager = checking_values()
     if eager and bool((sos[..., 3].detach() == 0).any()):
         raise ValueError("sos: expected a nonzero a0 (column 3) in every section, received 0")

@@ -168,7 +168,7 @@ def _zi_from_state(A, C, a, state):
     return torch.stack([(a[..., :i + 1].flip(-1) * free[..., :i + 1]).sum(-1) for i in range(n)], dim=-1)
 
 
-def _framewise_state_space(A, B, C, D, u, initial_state=None, *, tf=None, return_state=False):
+def framewise_state_space(A, B, C, D, u, initial_state=None, *, tf=None, return_state=False):
     """Core of ``state_space_filter`` after checks: every system tensor has a frame axis.
 
     ``A`` ``(*lead, F, N, N)``, ``B``/``C`` ``(*lead, F, N)``, ``D`` ``(*lead, F)``, ``u``
@@ -321,7 +321,7 @@ def state_space_filter(A: torch.Tensor, B: torch.Tensor, C: torch.Tensor, D, u: 
     if time == 0:
         y = u + 0 * (A.sum() + B.sum() + C.sum() + D.sum())
         return y.to(out_dtype) if x0 is None else (y.to(out_dtype), x0.to(out_dtype))
-    engine = _framewise_state_space if method == "lfilter" else _block_state_space
+    engine = framewise_state_space if method == "lfilter" else _block_state_space
     out = engine(A, B, C, D, u, x0)
     if x0 is None:
         return out.to(out_dtype)

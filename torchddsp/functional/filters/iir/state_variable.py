@@ -43,8 +43,12 @@ import math
 import torch
 
 from torchddsp.checks import broadcast_or_raise, check_positive, check_tensor, checking_values
-from torchddsp.functional.filters.iir.allpass import _as_tensor, _check_frequency, _log_frequency
-from torchddsp.functional.filters.iir.state_space import _framewise_state_space
+from torchddsp.functional.filters.iir.allpass import (
+    as_tensor_argument,
+    check_frequency_range,
+    log_frequency_from_unconstrained,
+)
+from torchddsp.functional.filters.iir.state_space import framewise_state_space
 
 
 def svf_controls_from_unconstrained(cutoff_raw: torch.Tensor, damping_raw: torch.Tensor, sample_rate: float, *,
@@ -61,7 +65,8 @@ def svf_controls_from_unconstrained(cutoff_raw: torch.Tensor, damping_raw: torch
     poles strictly inside the unit circle (at least :math:`\\approx \\pi f_{min} / (f_s R_{max})`
     from it).
     """
-    cutoff = _log_frequency("cutoff_raw", cutoff_raw, sample_rate, min_cutoff, max_cutoff, ("min_cutoff", "max_cutoff"))
+    cutoff = log_frequency_from_unconstrained("cutoff_raw", cutoff_raw, sample_rate, min_cutoff, max_cutoff,
+                                              ("min_cutoff", "max_cutoff"))
     check_tensor("damping_raw", damping_raw)
     check_positive("min_damping", min_damping)
     check_positive("max_damping", max_damping)
@@ -76,15 +81,15 @@ def _controls(cutoff, damping, sample_rate, lowpass_gain, bandpass_gain, highpas
     check_positive("sample_rate", sample_rate)
     like = next((v for v in (cutoff, damping, lowpass_gain, bandpass_gain, highpass_gain)
                  if isinstance(v, torch.Tensor)), None)
-    cutoff = _as_tensor("cutoff", cutoff, like)
-    damping = _as_tensor("damping", damping, like)
-    _check_frequency("cutoff", cutoff, sample_rate)
+    cutoff = as_tensor_argument("cutoff", cutoff, like)
+    damping = as_tensor_argument("damping", damping, like)
+    check_frequency_range("cutoff", cutoff, sample_rate)
     d = damping.detach()
     if d.numel() and checking_values() and (not bool(torch.isfinite(d).all())
                                                             or bool((d <= 0).any())):
         raise ValueError(f"damping: expected finite values > 0, received values from {float(d.min()):g} to "
                          f"{float(d.max()):g} (map unconstrained outputs with svf_controls_from_unconstrained)")
-    gains = [_as_tensor(name, value, like) for name, value in
+    gains = [as_tensor_argument(name, value, like) for name, value in
              (("lowpass_gain", lowpass_gain), ("bandpass_gain", bandpass_gain), ("highpass_gain", highpass_gain))]
     g = torch.tan(math.pi * cutoff / sample_rate)
     return g, damping, gains
@@ -153,7 +158,7 @@ def state_variable_filter(x: torch.Tensor, cutoff, damping, sample_rate: float, 
     time = x.shape[-1]
     named = {"cutoff": cutoff, "damping": damping, "lowpass_gain": lowpass_gain,
              "bandpass_gain": bandpass_gain, "highpass_gain": highpass_gain}
-    named = {k: _as_tensor(k, v, x) for k, v in named.items()}      # numbers take x's dtype and device
+    named = {k: as_tensor_argument(k, v, x) for k, v in named.items()}      # numbers take x's dtype and device
     cutoff, damping, lowpass_gain, bandpass_gain, highpass_gain = named.values()
     frame_counts = {}
     for name, value in named.items():
@@ -205,4 +210,4 @@ def state_variable_filter(x: torch.Tensor, cutoff, damping, sample_rate: float, 
     if time == 0:
         y = u + 0 * (b.sum() + a.sum())
         return y if x0 is None else (y, x0)
-    return _framewise_state_space(A, B, C, D, u, x0, tf=(b, a))
+    return framewise_state_space(A, B, C, D, u, x0, tf=(b, a))
