@@ -71,6 +71,25 @@ def check_same_size(name_a: str, size_a: int, name_b: str, size_b: int, what: st
         raise ValueError(f"{name_a} and {name_b}: expected the same {what}, received {size_a} and {size_b}")
 
 
+def check_steps(name: str, value: torch.Tensor, x: torch.Tensor, core: str) -> bool:
+    """Check coefficients ``(..., *core)`` (fixed) or ``(..., steps, *core)`` (time-varying) for ``x`` ``(..., time)``.
+
+    ``core`` names the per-step shape in messages (e.g. ``"stages"`` or ``"stages, 2"``); its
+    number of axes is the number of comma-separated names. Time-varying coefficients have one
+    more dimension than ``x`` plus the core, and their ``steps`` equal ``time`` or divide it.
+    Returns whether they are time-varying.
+    """
+    core_dims = len(core.split(","))
+    if value.dim() > x.dim() + core_dims:
+        raise ValueError(f"{name}: expected (..., {core}) or (..., steps, {core}) with at most "
+                         f"{x.dim() + core_dims} dimensions (x has {x.dim()}), received shape {tuple(value.shape)}")
+    varying = value.dim() == x.dim() + core_dims
+    if varying and x.shape[-1] % max(value.shape[-core_dims - 1], 1) != 0:
+        raise ValueError(f"{name}: time-varying {name} need {x.shape[-1]} steps or a number of frames dividing it, "
+                         f"received shape {tuple(value.shape)}")
+    return varying
+
+
 def broadcast_or_raise(names: str, *shapes) -> torch.Size:
     """``torch.broadcast_shapes(*shapes)``, or a ``ValueError`` naming the arguments and their shapes."""
     try:

@@ -13,7 +13,7 @@ passes; a ``False`` claim caused by a defect in the op carries a comment saying 
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
@@ -43,7 +43,6 @@ class Streaming:
         initial: ``(kwargs) -> state`` the state at rest for the built inputs (batch first).
         sliced: inputs cut per block: ``name -> (axis, samples per step)``; the block sizes that
             the suite draws count steps (samples, or frames for frame-rate ops).
-        options: extra keywords that make the op return its final state (``return_tail=True``).
         split: ``(result, state_in) -> (output, final_state)`` when the op does not return that pair.
         build: inputs for the streaming check when they differ from the case's (e.g. audio-rate
             controls, whose one-shot interpolation would otherwise need the next block's frame).
@@ -52,7 +51,6 @@ class Streaming:
     state: str
     initial: Callable[[dict], torch.Tensor]
     sliced: dict[str, tuple[int, int]]
-    options: dict = field(default_factory=dict)
     split: Callable | None = None
     build: Callable | None = None
 
@@ -79,7 +77,8 @@ class OpCase:
             ``s`` in ``[-3, max_log_scale]``; the op claims finite values and gradients there.
         float32: float32 inputs give float32 outputs close to the float64 ones (on every device).
         float32_tol: float32 vs float64 tolerance, relative to the largest output magnitude.
-        float64_output: the op computes and returns float64 whatever its input (phase state).
+        float64_output: the op computes and returns float64 whatever its input (phase state);
+            a tuple of indices names the outputs that are float64 (a final phase state).
     """
 
     name: str
@@ -98,7 +97,7 @@ class OpCase:
     max_log_scale: float = 6.0
     float32: bool = True
     float32_tol: float = 1e-4
-    float64_output: bool = False
+    float64_output: bool | tuple[int, ...] = False
 
     def __str__(self) -> str:
         return self.name
@@ -233,10 +232,9 @@ CASES: list[OpCase] = [
     # ---- phase and oscillators
     OpCase("accumulate_phase", F.accumulate_phase,
            lambda b, g: dict(frequency=uniform(g, -3000.0, 3000.0, b, TIME), sample_rate=SR,
-                             initial_phase=uniform(g, 0.0, 6.0, b)),
-           ("frequency", "initial_phase"), silence=("frequency",), extreme=("frequency", "initial_phase"),
-           streaming=Streaming("initial_phase", zeros_like_batch(), {"frequency": (-1, 1)},
-                               split=lambda out, state: (out, out[..., -1] if out.shape[-1] else state))),
+                             state=uniform(g, 0.0, 6.0, b)),
+           ("frequency", "state"), silence=("frequency",), extreme=("frequency", "state"), float64_output=(1,),
+           streaming=Streaming("state", zeros_like_batch(), {"frequency": (-1, 1)})),
     OpCase("advance_phase", F.advance_phase,
            lambda b, g: dict(phase=uniform(g, 0.0, 6.0, b), frequency=uniform(g, -3000.0, 3000.0, b, TIME),
                              sample_rate=SR),
@@ -290,8 +288,7 @@ CASES: list[OpCase] = [
     OpCase("convolution_reverb", F.convolution_reverb,
            lambda b, g: dict(audio=normal(g, b, TIME), impulse_response=normal(g, b, 5, scale=0.5)),
            ("audio", "impulse_response"), silence=("audio",), extreme=("audio", "impulse_response"),
-           streaming=Streaming("initial_tail", zeros_like_batch(4), {"audio": (-1, 1)},
-                               options={"return_tail": True})),
+           streaming=Streaming("state", zeros_like_batch(4), {"audio": (-1, 1)})),
     OpCase("exponential_decay_ir", F.exponential_decay_ir,
            lambda b, g: dict(length=10, sample_rate=SR, decay_time=uniform(g, 0.0005, 0.002, b),
                              gain=uniform(g, 0.5, 1.5, b), seed=3),
@@ -312,13 +309,11 @@ CASES: list[OpCase] = [
            lambda b, g: dict(signal=normal(g, b, TIME), magnitudes=uniform(g, 0.0, 1.0, b, FRAMES, 5), hop_size=HOP,
                              compensate_delay=False),
            ("signal", "magnitudes"), silence=("signal",),
-           streaming=Streaming("initial_tail", zeros_like_batch(7), {"signal": (-1, HOP), "magnitudes": (-2, 1)},
-                               options={"return_tail": True})),
+           streaming=Streaming("state", zeros_like_batch(7), {"signal": (-1, HOP), "magnitudes": (-2, 1)})),
     OpCase("time_varying_fir", F.time_varying_fir,
            lambda b, g: dict(signal=normal(g, b, TIME), impulse_responses=normal(g, b, FRAMES, 5), hop_size=HOP),
            ("signal", "impulse_responses"), silence=("signal",), extreme=("signal", "impulse_responses"),
-           streaming=Streaming("initial_tail", zeros_like_batch(4),
-                               {"signal": (-1, HOP), "impulse_responses": (-2, 1)}, options={"return_tail": True})),
+           streaming=Streaming("state", zeros_like_batch(4), {"signal": (-1, HOP), "impulse_responses": (-2, 1)})),
     OpCase("complex_cepstrum_ir", F.complex_cepstrum_ir,
            lambda b, g: dict(cepstrum=normal(g, b, FRAMES, 5, scale=0.3), n_fft=8), ("cepstrum",),
            silence=("cepstrum",)),
@@ -411,11 +406,11 @@ CASES: list[OpCase] = [
     OpCase("allpole", F.allpole,
            lambda b, g: dict(x=normal(g, b, TIME), a=_lpc_coefficients(g, b, 3)), ("x", "a"),
            silence=("x",), extreme=("x",),
-           streaming=Streaming("initial_outputs", zeros_like_batch(3), {"x": (-1, 1)})),
+           streaming=Streaming("state", zeros_like_batch(3), {"x": (-1, 1)})),
     OpCase("allpole[time-varying]", F.allpole,
            lambda b, g: dict(x=normal(g, b, TIME), a=_lpc_coefficients(g, b, 2, FRAMES)), ("x", "a"),
            silence=("x",), extreme=("x",),
-           streaming=Streaming("initial_outputs", zeros_like_batch(2), {"x": (-1, HOP), "a": (-2, 1)})),
+           streaming=Streaming("state", zeros_like_batch(2), {"x": (-1, HOP), "a": (-2, 1)})),
     OpCase("sosfilt", F.sosfilt, lambda b, g: dict(sos=stable_sos(g, b, 2), x=normal(g, b, TIME)), ("sos", "x"),
            silence=("x",), extreme=("x",),
            streaming=Streaming("zi", zeros_like_batch(2, 2), {"x": (-1, 1)})),
@@ -455,24 +450,24 @@ CASES: list[OpCase] = [
            lambda b, g: dict(x=normal(g, b, TIME), cutoff=uniform(g, 100.0, 3000.0, b), damping=uniform(g, 0.2, 2.0, b),
                              sample_rate=SR),
            ("x", "cutoff", "damping"), silence=("x",), extreme=("x",),
-           streaming=Streaming("initial_state", zeros_like_batch(2), {"x": (-1, 1)})),
+           streaming=Streaming("state", zeros_like_batch(2), {"x": (-1, 1)})),
     OpCase("state_variable_filter[time-varying]", iir.state_variable_filter,
            lambda b, g: dict(x=normal(g, b, TIME), cutoff=uniform(g, 100.0, 3000.0, b, FRAMES),
                              damping=uniform(g, 0.2, 2.0, b, FRAMES), sample_rate=SR,
                              bandpass_gain=normal(g, b, FRAMES)),
            ("x", "cutoff", "damping", "bandpass_gain"), silence=("x",), extreme=("x", "bandpass_gain"),
-           streaming=Streaming("initial_state", zeros_like_batch(2),
+           streaming=Streaming("state", zeros_like_batch(2),
                                {"x": (-1, HOP), "cutoff": (-1, 1), "damping": (-1, 1), "bandpass_gain": (-1, 1)})),
     OpCase("state_space_filter", iir.state_space_filter,
            lambda b, g: dict(A=contraction(g, b, 3), B=normal(g, b, 3), C=normal(g, b, 3), D=normal(g, b),
                              u=normal(g, b, TIME)),
            ("A", "B", "C", "D", "u"), silence=("u",), extreme=("u",),
-           streaming=Streaming("initial_state", zeros_like_batch(3), {"u": (-1, 1)})),
+           streaming=Streaming("state", zeros_like_batch(3), {"u": (-1, 1)})),
     OpCase("state_space_filter[block]", iir.state_space_filter,
            lambda b, g: dict(A=contraction(g, b, 3), B=normal(g, b, 3), C=normal(g, b, 3), D=normal(g, b),
                              u=normal(g, b, TIME), method="block"),
            ("A", "B", "C", "D", "u"), silence=("u",), extreme=("u",),
-           streaming=Streaming("initial_state", zeros_like_batch(3), {"u": (-1, 1)})),
+           streaming=Streaming("state", zeros_like_batch(3), {"u": (-1, 1)})),
     # ---- LPC
     OpCase("autocorrelation", L.autocorrelation, lambda b, g: dict(x=normal(g, b, 10), max_lag=3), ("x",),
            silence=("x",), extreme=("x",), max_log_scale=4.0),     # squares: 1e8 ** 2 is near float32's range
@@ -505,17 +500,17 @@ CASES: list[OpCase] = [
     OpCase("lpc_synthesis", F.lpc_synthesis,
            lambda b, g: dict(excitation=normal(g, b, TIME), coefficients=_lpc_coefficients(g, b, 3)),
            ("excitation", "coefficients"), silence=("excitation",), extreme=("excitation",),
-           streaming=Streaming("initial_state", zeros_like_batch(3), {"excitation": (-1, 1)})),
+           streaming=Streaming("state", zeros_like_batch(3), {"excitation": (-1, 1)})),
     OpCase("lpc_synthesis[reflection]", F.lpc_synthesis,
            lambda b, g: dict(excitation=normal(g, b, TIME), coefficients=uniform(g, -0.9, 0.9, b, FRAMES, 3),
                              kind="reflection"),
            ("excitation", "coefficients"), silence=("excitation",), extreme=("excitation",),
-           streaming=Streaming("initial_state", zeros_like_batch(3),
+           streaming=Streaming("state", zeros_like_batch(3),
                                {"excitation": (-1, HOP), "coefficients": (-2, 1)})),
     OpCase("lpc_inverse_filter", L.lpc_inverse_filter,
            lambda b, g: dict(signal=normal(g, b, TIME), coefficients=_lpc_coefficients(g, b, 3)),
            ("signal", "coefficients"), silence=("signal",), extreme=("signal", "coefficients"),
-           streaming=Streaming("initial_state", zeros_like_batch(3), {"signal": (-1, 1)})),
+           streaming=Streaming("state", zeros_like_batch(3), {"signal": (-1, 1)})),
     OpCase("framewise_lpc_synthesis", L.framewise_lpc_synthesis,
            lambda b, g: dict(excitation=normal(g, b, TIME), coefficients=_lpc_coefficients(g, b, 2, FRAMES)),
            ("excitation", "coefficients"), silence=("excitation",), extreme=("excitation",)),

@@ -121,12 +121,7 @@ CASES += [
                   differentiable=("f0_hz", "morph")),
     ProcessorCase("DampedSinusoidBank", lambda: P.DampedSinusoidBank(8000, 3, n_samples=24), frames=24,
                   logits=_logits(z_real=(lambda p: (3,), True), z_imag=(lambda p: (3,), True)),
-                  differentiable=("frequency", "radius"),
-                  # It streams (a block is a length: render(..., n_samples=L, state=...); tested in
-                  # tests/processors/oscillators/test_damped_sinusoid_bank.py), but all its controls are static:
-                  # this suite's blocks pass them whole and no block length, so render cannot tell a block of 1
-                  # sample from the whole signal.
-                  streaming=False),
+                  differentiable=("frequency", "radius")),   # static controls: a stream block is n_samples
     ProcessorCase("SincFilter-lowpass", lambda: P.SincFilter(8000, 8, taps=11),
                   logits=_logits(cutoff_logits=(lambda p: (1,), False)), differentiable=("audio", "cutoff")),
     ProcessorCase("SincFilter-highpass", lambda: P.SincFilter(8000, 8, mode="highpass", taps=9, normalize=True,

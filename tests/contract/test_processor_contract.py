@@ -130,9 +130,13 @@ def test_streaming_equals_one_shot(case):
     names = [c.name for c in processor.controls() if c.rate == "signal"]
     inputs = dict(zip(names, signals), **controls)
 
+    # A processor whose controls are all static (a note of n_samples) takes a block's length as n_samples.
+    timed = any(c.rate != "static" for c in processor.controls())
+
     def render_frames(start, stop, state):
         part = {name: cut_block(value, _declared(processor, name), start, stop, hop) for name, value in inputs.items()}
-        return processor.render(*[part.pop(n) for n in names], **part, state=state)
+        length = {} if timed else {"n_samples": (stop - start) * hop}
+        return processor.render(*[part.pop(n) for n in names], **part, **length, state=state)
 
     initial = processor.initial_state(BATCH, dtype=torch.float64, **case.render_options)
     assert_streaming_equivalent(render_frames, case.frames, initial, [1, 3, 0, 2], rtol=1e-9, atol=1e-11)

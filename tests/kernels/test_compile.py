@@ -96,7 +96,7 @@ CASES = {
                       lambda: (torch.tensor([200.0, 1000.0], dtype=torch.float64, requires_grad=True), _rand(2, 64))),
     "lpc-synthesis-lpc": (lambda e, a: lpc_synthesis(e, a, kind="lpc"), ["ltv_allpole", "ltv_allpole_backward"],
                           lambda: (_rand(2, 64), _coefficients(2, 4, 6))),
-    "lpc-synthesis-reflection": (lambda e, k, s0: lpc_synthesis(e, k, kind="reflection", initial_state=s0,
+    "lpc-synthesis-reflection": (lambda e, k, s0: lpc_synthesis(e, k, kind="reflection", state=s0,
                                                                 interpolation="linear"),
                                  ["lattice", "lattice_backward"],
                                  lambda: (_rand(2, 64), _rand(2, 4, 6, scale=0.3), _rand(2, 6))),

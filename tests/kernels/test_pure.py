@@ -91,7 +91,7 @@ EXPORT_CASES = {
                                     torch.randn(2, 5, dtype=DT))),
     "lpc-synthesis-lpc": (lambda e, a: lpc_synthesis(e, a, kind="lpc"),
                           lambda: (torch.randn(2, 64, dtype=DT), _coefficients(2, 4, 6))),
-    "lpc-synthesis-reflection": (lambda e, k, s0: lpc_synthesis(e, k, kind="reflection", initial_state=s0),
+    "lpc-synthesis-reflection": (lambda e, k, s0: lpc_synthesis(e, k, kind="reflection", state=s0),
                                  lambda: (torch.randn(2, 64, dtype=DT), 0.3 * torch.randn(2, 4, 6, dtype=DT),
                                           torch.randn(2, 6, dtype=DT))),
 }

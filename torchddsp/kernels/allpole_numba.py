@@ -6,7 +6,7 @@ Every kernel works on rows of a batch. Arrays are C-contiguous; a coefficient or
 whose first axis has size 1 is shared by every row (broadcasting without a copy). The filter
 state before the first sample is zero: initial conditions enter as an additive ``head``
 (``v[n] += head[n]`` for the first samples), which ``functional/iir/allpole.py`` derives from ``zi`` or
-``initial_outputs`` with differentiable tensor ops. The kernels evaluate
+``state`` (the previous outputs) with differentiable tensor ops. The kernels evaluate
 
     LTI:  y[n] = sum_j b[j] x[n - j] + head[n] - sum_{i=0}^{p-1} a[i]    y[n - 1 - i]
     LTV:  y[n] =           v[n]      + head[n] - sum_{i=0}^{p-1} a[f, i] y[n - 1 - i],

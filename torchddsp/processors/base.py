@@ -276,6 +276,25 @@ def mute_before_latency(audio: torch.Tensor, position: torch.Tensor, latency: in
     return audio * (emitted >= latency).to(audio.dtype), position + audio.shape[-1]
 
 
+def fir_initial_state(batch_shape, taps: int, *, dtype=torch.float32, device=None) -> dict:
+    """The state at rest of a streaming FIR processor of ``taps`` taps: nothing emitted yet and a
+    zero overlap-add tail of ``taps - 1`` samples (see :func:`stream_delay_compensated`)."""
+    return {"position": torch.tensor(0, dtype=torch.int64),
+            "tail": torch.zeros((*batch_shape, taps - 1), dtype=dtype, device=device)}
+
+
+def stream_delay_compensated(filter_block, state: dict, latency: int) -> tuple[torch.Tensor, dict]:
+    """One streamed block of a FIR processor whose one-shot output removes ``latency`` samples of delay.
+
+    ``filter_block(tail)`` runs the causal filter on the block, continuing the overlap-add
+    ``tail``, and returns ``(audio, new_tail)``. The output before ``latency`` is muted
+    (:func:`mute_before_latency`), so the stream equals the one-shot output delayed by ``latency``.
+    """
+    audio, tail = filter_block(state["tail"])
+    audio, position = mute_before_latency(audio, state["position"], latency)
+    return audio, {"position": position, "tail": tail}
+
+
 def stream_phase_oscillator(render, controls: dict[str, torch.Tensor], state: dict, hop_size: int,
                             sample_rate: float) -> tuple[torch.Tensor, dict]:
     """One streamed block of an oscillator driven by frame-rate ``f0_hz`` with a phase state.

@@ -152,7 +152,7 @@ def test_matches_reference_across_block_boundaries(device, dtype):
     sr = 16000.0
     f = (torch.rand(3, 9000, generator=g, dtype=torch.float64) * 22000 - 2000).to(dtype)
     phi0 = torch.tensor([0.0, 1.0, -20.0], dtype=dtype)
-    out = accumulate_phase(f.to(device), sr, phi0.to(device))
+    out = accumulate_phase(f.to(device), sr, phi0.to(device))[0]
     assert out.dtype == dtype and out.shape == f.shape and out.device.type == device
     tol = 2e-6 if dtype == torch.float32 else 1e-9
     assert_angles_close(out, ref_phase(f, sr, phi0), tol)
@@ -162,7 +162,7 @@ def test_matches_reference_across_block_boundaries(device, dtype):
 def test_output_is_wrapped_to_one_turn(dtype):
     g = torch.Generator().manual_seed(1)
     f = (torch.rand(2, 6000, generator=g, dtype=torch.float64) * 40000 - 20000).to(dtype)
-    out = accumulate_phase(f, 8000.0, initial_phase=123.0)
+    out = accumulate_phase(f, 8000.0, state=123.0)[0]
     assert_finite(out)
     assert bool((out >= 0).all())
     # [0, 2 pi) in float64; in float32 a value just below 2 pi may round to float32(2 pi).
@@ -176,45 +176,46 @@ def test_output_is_wrapped_to_one_turn(dtype):
 def test_property_matches_reference(n, sr, phi0, seed):
     g = torch.Generator().manual_seed(seed)
     f = torch.rand(n, generator=g, dtype=torch.float64) * 2 * sr - sr / 2
-    # (initial_phase as a float64 tensor: a Python float is covered by a regression test below)
-    out = accumulate_phase(f, sr, torch.tensor(phi0, dtype=torch.float64))
+    # (the state as a float64 tensor: a Python float is covered by a regression test below)
+    out = accumulate_phase(f, sr, torch.tensor(phi0, dtype=torch.float64))[0]
     assert_angles_close(out, ref_phase(f, sr, np.float64(phi0)), 1e-9)
 
 
 def test_regression_python_float_initial_phase_is_rounded_to_float32():
     """Regression (a bug found by review, fixed in phase.py).
 
-    ``torch.as_tensor(initial_phase, device=...)`` turns a Python float into a tensor of the
+    ``torch.as_tensor(state, device=...)`` turns a Python float into a tensor of the
     *default* dtype (float32) before ``.to(torch.float64)``, so a float64 render started from a
     Python-float phase is off by up to ``|phi0| * 6e-8`` rad (3e-9 rad for phi0 = 0.085, 6e-6 rad
-    for phi0 = 100). Fix: ``torch.as_tensor(initial_phase, dtype=torch.float64,
+    for phi0 = 100). Fix: ``torch.as_tensor(state, dtype=torch.float64,
     device=frequency.device)``.
     """
     f = torch.full((1, 100), 1234.56789, dtype=torch.float64)
     for phi0 in (0.08470168397477575, 1.0 / 3.0, 100.1):
-        as_float = accumulate_phase(f, 8000.0, phi0)
+        as_float = accumulate_phase(f, 8000.0, phi0)[0]
         assert_angles_close(as_float, ref_phase(f, 8000.0, np.array([phi0])), 1e-12,
-                            f"initial_phase={phi0!r} passed as a Python float")
+                            f"state={phi0!r} passed as a Python float")
 
 
 # ----------------------------------------------------------------------------- streaming
 
 @pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-9), (torch.float32, 1e-4)])
-def test_block_by_block_with_initial_phase_equals_one_shot(dtype, tol):
+def test_block_by_block_with_state_equals_one_shot(dtype, tol):
     sr = 16000
     n = 3 * sr
     t = torch.arange(n, dtype=torch.float64) / sr
     # a chirp from 100 Hz to 3 kHz and a vibrato, as a batch of two
     f = torch.stack([100 + (2900 / 3) * t, 330 + 20 * torch.sin(TWO_PI * 6 * t)]).to(dtype)
     phi0 = torch.tensor([0.3, 5.0], dtype=dtype)
-    whole = accumulate_phase(f, sr, phi0)
+    whole = accumulate_phase(f, sr, phi0)[0]
     sizes = [1, 63, 4096, 5000, 512, 1, 4095, 4097, 128]
     sizes.append(n - sum(sizes))
     state, pieces, start = phi0, [], 0
     for size in sizes:
-        block = accumulate_phase(f[:, start:start + size], sr, state)
+        block, state = accumulate_phase(f[:, start:start + size], sr, state)
+        assert state.dtype == torch.float64
+        assert_angles_close(state, to_numpy(block[:, -1]), tol, "final state vs the block's last sample")
         pieces.append(block)
-        state = block[:, -1]
         start += size
     assert start == n
     assert_angles_close(torch.cat(pieces, dim=-1), to_numpy(whole), tol, "block-by-block vs one-shot")
@@ -225,14 +226,14 @@ def test_block_by_block_with_initial_phase_equals_one_shot(dtype, tol):
 
 def test_zero_length_and_one_sample():
     assert accumulate_phase(torch.zeros(3, 0), 100.0).shape == (3, 0)
-    assert accumulate_phase(torch.zeros(0), 100.0, 1.0).shape == (0,)
-    one = accumulate_phase(torch.tensor([[25.0]], dtype=torch.float64), 100.0, initial_phase=1.0)
+    assert accumulate_phase(torch.zeros(0), 100.0, 1.0)[0].shape == (0,)
+    one = accumulate_phase(torch.tensor([[25.0]], dtype=torch.float64), 100.0, state=1.0)[0]
     np.testing.assert_allclose(to_numpy(one), [[1.0 + TWO_PI * 0.25]], rtol=0, atol=1e-12)
 
 
 def test_silence_keeps_the_initial_phase():
     phi0 = torch.tensor([7.0, -1.0], dtype=torch.float64)
-    out = accumulate_phase(torch.zeros(2, 5000, dtype=torch.float64), 44100.0, phi0)
+    out = accumulate_phase(torch.zeros(2, 5000, dtype=torch.float64), 44100.0, phi0)[0]
     expected = np.array([[7.0 - TWO_PI], [TWO_PI - 1.0]]) * np.ones((1, 5000))
     np.testing.assert_allclose(to_numpy(out), expected, rtol=0, atol=1e-12)
     np.testing.assert_allclose(to_numpy(accumulate_phase(torch.zeros(10), 8000.0)), np.zeros(10), atol=0)
@@ -266,6 +267,7 @@ def test_negative_frequency_runs_backwards():
 def test_initial_phase_forms(initial_phase):
     f = torch.full((2, 3, 50), 100.0, dtype=torch.float64)
     out = accumulate_phase(f, 1000.0, initial_phase)
+    out = out if initial_phase is None else out[0]
     assert out.shape == f.shape
     start = 0.0 if initial_phase is None else float(torch.as_tensor(initial_phase).flatten()[0])
     assert_angles_close(out, start + TWO_PI * 0.1 * np.arange(1, 51) * np.ones((2, 3, 1)), 1e-10)
@@ -275,19 +277,19 @@ def test_initial_phase_forms(initial_phase):
 def test_regression_initial_phase_shape_is_not_validated(freq_shape, phase_shape):
     """Regression (a bug found by review, fixed in phase.py).
 
-    ``initial_phase`` is documented as broadcastable to ``frequency.shape[:-1]`` but never
+    The initial phase (now ``state``) is documented as broadcastable to ``frequency.shape[:-1]`` but never
     checked. Shape ``(batch, 1)`` -- the natural shape next to a ``(batch, time)`` frequency --
     is ``unsqueeze(-1)``-ed to ``(batch, 1, 1)`` and broadcast against ``(batch, time)``,
     returning ``(batch, batch, time)`` without any error; shape ``(2,)`` against lead ``(2, 3)``
     fails deep inside with a RuntimeError that does not name the argument. Fix: check
     ``torch.broadcast_shapes(start.shape, lead) == tuple(lead)`` and otherwise raise
-    ``ValueError`` naming ``initial_phase`` with both shapes.
+    ``ValueError`` naming the argument with both shapes.
     """
     f = torch.full(freq_shape, 100.0)
     try:
-        out = accumulate_phase(f, 1000.0, torch.zeros(phase_shape))
+        out = accumulate_phase(f, 1000.0, torch.zeros(phase_shape))[0]
     except ValueError as err:
-        assert "initial_phase" in str(err)
+        assert str(err).startswith("state:")
         return
     assert out.shape == f.shape, f"frequency {tuple(f.shape)} gave phase of shape {tuple(out.shape)}"
 
@@ -308,7 +310,7 @@ def test_bad_frequency(frequency):
 def test_extreme_frequencies_are_finite_with_finite_gradients():
     f = torch.tensor([[1e9, -1e9, 0.0, 1e-30, 4.8e4, 1e12]], dtype=torch.float64, requires_grad=True)
     p0 = torch.tensor([1e6], dtype=torch.float64, requires_grad=True)
-    out = check_finite_gradients(lambda a, b: torch.sin(accumulate_phase(a, 48000.0, b)), [f, p0])
+    out = check_finite_gradients(lambda a, b: torch.sin(accumulate_phase(a, 48000.0, b)[0]), [f, p0])
     assert_finite(out)
 
 
@@ -318,7 +320,7 @@ def test_gradcheck_raw_phase_away_from_wraps():
     g = torch.Generator().manual_seed(3)
     f = (torch.rand(2, 40, generator=g, dtype=torch.float64) * 900 + 100).requires_grad_()
     p0 = torch.tensor([0.4, 2.0], dtype=torch.float64, requires_grad=True)
-    fn = lambda a, b: accumulate_phase(a, 8000.0, b)
+    fn = lambda a, b: accumulate_phase(a, 8000.0, b)[0]
     # keep the check honest: no output may sit within the finite-difference step of a wrap
     cycles = to_numpy(fn(f, p0)) / TWO_PI
     assert np.min(np.minimum(cycles, 1 - cycles)) > 1e-6
@@ -331,12 +333,12 @@ def test_gradcheck_through_sin_and_cos_across_wraps_and_blocks():
     g = torch.Generator().manual_seed(4)
     f = (torch.rand(1, 4200, generator=g, dtype=torch.float64) * 3000).requires_grad_()
     p0 = torch.tensor([1.0], dtype=torch.float64, requires_grad=True)
-    fn = lambda a, b: torch.stack([torch.sin(accumulate_phase(a, 16000.0, b)),
-                                   torch.cos(accumulate_phase(a, 16000.0, b))])
+    fn = lambda a, b: torch.stack([torch.sin(accumulate_phase(a, 16000.0, b)[0]),
+                                   torch.cos(accumulate_phase(a, 16000.0, b)[0])])
     check_gradcheck(fn, [f, p0], fast_mode=True)
     short = (torch.rand(2, 30, generator=g, dtype=torch.float64) * 8000 - 2000).requires_grad_()
     p0_batch = torch.tensor([1.0, -3.0], dtype=torch.float64, requires_grad=True)
-    check_gradcheck(lambda a, b: torch.sin(accumulate_phase(a, 8000.0, b)), [short, p0_batch])
+    check_gradcheck(lambda a, b: torch.sin(accumulate_phase(a, 8000.0, b)[0]), [short, p0_batch])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -348,7 +350,7 @@ def test_gradient_matches_analytic_formula_over_many_blocks(dtype):
     f = (torch.rand(2, n, generator=g, dtype=torch.float64) * 5000).to(dtype).requires_grad_()
     p0 = torch.tensor([0.5, 3.0], dtype=dtype, requires_grad=True)
     w = torch.randn(2, n, generator=g, dtype=torch.float64)
-    (accumulate_phase(f, sr, p0) * w.to(dtype)).sum().backward()
+    (accumulate_phase(f, sr, p0)[0] * w.to(dtype)).sum().backward()
     wn = to_numpy(w)
     expected_f = TWO_PI / sr * np.cumsum(wn[:, ::-1], axis=-1)[:, ::-1]
     rtol = 1e-4 if dtype == torch.float32 else 1e-10
@@ -362,5 +364,5 @@ def test_batch_consistency_with_per_item_initial_phase():
     g = torch.Generator().manual_seed(6)
     f = torch.rand(3, 5000, generator=g, dtype=torch.float64) * 2000
     p0 = torch.tensor([0.0, 1.0, 4.0], dtype=torch.float64)
-    check_batch_consistency(lambda a, b: accumulate_phase(a, 16000.0, b), [f, p0], rtol=0, atol=1e-10)
+    check_batch_consistency(lambda a, b: accumulate_phase(a, 16000.0, b)[0], [f, p0], rtol=0, atol=1e-10)
     check_batch_consistency(lambda a: accumulate_phase(a, 16000.0), [f.reshape(3, 2, 2500)], rtol=0, atol=1e-10)

@@ -50,10 +50,10 @@ def test_one_learned_response_and_tensor_gains_broadcast():
 
 def test_streaming_blocks_equal_one_shot():
     x, h = torch.randn(2, 1000, dtype=torch.float64), torch.randn(2, 300, dtype=torch.float64)
-    whole, whole_tail = convolution_reverb(x, h, dry=0.5, return_tail=True)
-    out, tail = [], None
+    whole, whole_tail = convolution_reverb(x, h, dry=0.5, state=x.new_zeros(2, 0))
+    out, tail = [], x.new_zeros(2, 0)
     for start in range(0, 1000, 128):                  # blocks shorter than the response
-        y, tail = convolution_reverb(x[:, start:start + 128], h, dry=0.5, initial_tail=tail, return_tail=True)
+        y, tail = convolution_reverb(x[:, start:start + 128], h, dry=0.5, state=tail)
         out.append(y)
     torch.testing.assert_close(torch.cat(out, -1), whole, rtol=1e-11, atol=1e-11)
     torch.testing.assert_close(tail, whole_tail, rtol=1e-11, atol=1e-11)
@@ -139,7 +139,7 @@ def test_device_matches_scipy(device):
 
 def test_edge_cases():
     assert float(convolution_reverb(torch.zeros(2, 100), torch.randn(2, 30)).abs().max()) == 0.0
-    assert convolution_reverb(torch.zeros(2, 0), torch.randn(2, 5), return_tail=True)[1].shape == (2, 4)
+    assert convolution_reverb(torch.zeros(2, 0), torch.randn(2, 5), state=torch.zeros(2, 0))[1].shape == (2, 4)
     x, h = torch.randn(2, 300), torch.randn(2, 1)
     torch.testing.assert_close(convolution_reverb(x, h), x * h)                # a one-sample response is a gain
     # Extreme but valid decay times: finite response and gradients.
@@ -154,7 +154,7 @@ def test_edge_cases():
 @pytest.mark.parametrize("call, match", [
     (lambda: convolution_reverb(torch.randn(10), torch.zeros(0)), "impulse_response"),
     (lambda: convolution_reverb(torch.randn(10), torch.randn(3), wet="loud"), "wet"),
-    (lambda: convolution_reverb(torch.randn(10), torch.randn(3), initial_tail=torch.zeros(20)), "initial_tail"),
+    (lambda: convolution_reverb(torch.randn(10), torch.randn(3), state=torch.zeros(20)), "state"),
     (lambda: exponential_decay_ir(100, FS, 0.0), "decay_time"),
     (lambda: exponential_decay_ir(0, FS, 0.5), "length"),
     (lambda: exponential_decay_ir(100, -1.0, 0.5), "sample_rate"),

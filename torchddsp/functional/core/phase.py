@@ -34,11 +34,13 @@ BLOCK = 4096
 
 
 def accumulate_phase(frequency: torch.Tensor, sample_rate: float,
-                     initial_phase: torch.Tensor | float | None = None) -> torch.Tensor:
+                     state: torch.Tensor | float | None = None):
     """Wrapped phase ``(..., time)`` in radians, in ``[0, 2pi)``, of frequencies ``(..., time)`` in Hz.
 
-    ``initial_phase`` (radians, broadcastable to ``(...)``) is the phase before the first
-    sample; the first output sample has already advanced by ``2 pi f[0] / f_s``. Negative
+    ``state`` (radians, broadcastable to ``(...)``) is the phase before the first sample; the
+    first output sample has already advanced by ``2 pi f[0] / f_s``. When ``state`` is given the
+    call returns ``(phase, final_state)``, the final state being :func:`advance_phase` of it
+    (float64, so a stream carries it without rounding). Negative
     frequencies are allowed (the phase runs backwards). Runs in float64 internally; returns the
     dtype of ``frequency``.
     """
@@ -54,18 +56,19 @@ def accumulate_phase(frequency: torch.Tensor, sample_rate: float,
     before = torch.cumsum(totals, dim=-1) - totals             # exclusive sum over earlier blocks
     before = before - torch.floor(before).detach()
     cycles = (within + before.unsqueeze(-1)).reshape(*lead, blocks * BLOCK)[..., :time]
-    if initial_phase is not None:
-        start = torch.as_tensor(initial_phase, dtype=torch.float64, device=frequency.device) / (2 * math.pi)
+    if state is not None:
+        start = torch.as_tensor(state, dtype=torch.float64, device=frequency.device) / (2 * math.pi)
         try:
             fits = torch.broadcast_shapes(start.shape, tuple(lead)) == tuple(lead)
         except RuntimeError:
             fits = False
         if not fits:
-            raise ValueError(f"initial_phase: expected a shape broadcastable to {tuple(lead)} (the leading "
+            raise ValueError(f"state: expected a shape broadcastable to {tuple(lead)} (the leading "
                              f"dimensions of frequency), received {tuple(start.shape)}")
         cycles = cycles + start.unsqueeze(-1)
     wrapped = cycles - torch.floor(cycles).detach()
-    return (2 * math.pi * wrapped).to(frequency.dtype)
+    phase = (2 * math.pi * wrapped).to(frequency.dtype)
+    return phase if state is None else (phase, advance_phase(state, frequency, sample_rate))
 
 
 def advance_phase(phase: torch.Tensor | float, frequency: torch.Tensor, sample_rate: float) -> torch.Tensor:

@@ -49,7 +49,14 @@ import math
 
 import torch
 
-from torchddsp.checks import check_nonnegative_int, check_positive, check_positive_int, check_tensor, checking_values
+from torchddsp.checks import (
+    check_nonnegative_int,
+    check_positive,
+    check_positive_int,
+    check_steps,
+    check_tensor,
+    checking_values,
+)
 from torchddsp.functional.core.framing import cola_constant, frame, overlap_add
 from torchddsp.functional.filters.iir.allpass import (
     allpass_cascade,
@@ -275,13 +282,7 @@ def phaser_exact(x: torch.Tensor, break_frequency: torch.Tensor, sample_rate: fl
     """
     check_tensor("x", x, min_dim=1)
     _check_break_frequency(break_frequency)
-    if break_frequency.dim() > x.dim() + 1:
-        raise ValueError(f"break_frequency: expected (..., stages) or (..., steps, stages) with at most "
-                         f"{x.dim() + 1} dimensions, received shape {tuple(break_frequency.shape)}")
-    varying = break_frequency.dim() == x.dim() + 1
-    if varying and x.shape[-1] % max(break_frequency.shape[-2], 1) != 0:
-        raise ValueError(f"break_frequency: expected {x.shape[-1]} steps or a number of frames dividing it on "
-                         f"axis -2, received shape {tuple(break_frequency.shape)}")
+    varying = check_steps("break_frequency", break_frequency, x, "stages")
     coefficients = allpass_coefficient_from_break_frequency(break_frequency, sample_rate)
     dtype = torch.promote_types(x.dtype, coefficients.dtype)
     x, coefficients = x.to(dtype), coefficients.to(dtype)

@@ -47,7 +47,7 @@ def _as_gain(name: str, value, like: torch.Tensor) -> torch.Tensor | float:
 
 
 def convolution_reverb(audio: torch.Tensor, impulse_response: torch.Tensor, *, wet=1.0, dry=0.0,
-                       initial_tail: torch.Tensor | None = None, return_tail: bool = False):
+                       state: torch.Tensor | None = None):
     """Apply ``impulse_response`` ``(..., L)`` to ``audio`` ``(..., time)``; output ``(..., time)``.
 
     Args:
@@ -56,8 +56,10 @@ def convolution_reverb(audio: torch.Tensor, impulse_response: torch.Tensor, *, w
             (one learned response ``(L,)`` serves a whole batch).
         wet, dry: gains of the reverberated and the direct signal, floats or tensors broadcastable
             to the output (e.g. ``(batch, 1)``); the default is the wet signal only.
-        initial_tail: streaming state ``(..., L - 1)``, the tail returned for the previous block.
-        return_tail: also return the convolution's last ``L - 1`` samples (before the wet gain).
+        state: optional streaming state, the tail returned for the previous block (at most
+            ``L - 1`` samples; an empty tensor ``(..., 0)`` starts a stream at rest). When given,
+            the call returns ``(output, tail)``: the tail is the convolution's last ``L - 1``
+            samples (before the wet gain), for the next block.
 
     Differentiable with respect to the audio, the impulse response and tensor gains.
     """
@@ -70,18 +72,18 @@ def convolution_reverb(audio: torch.Tensor, impulse_response: torch.Tensor, *, w
     full = fft_convolve(audio, impulse_response, "full")
     if time == 0:
         full = full.new_zeros(*full.shape[:-1], impulse_response.shape[-1] - 1)
-    if initial_tail is not None:
-        check_tensor("initial_tail", initial_tail, min_dim=1)
-        size = initial_tail.shape[-1]
+    if state is not None:
+        check_tensor("state", state, min_dim=1)
+        size = state.shape[-1]
         if size > full.shape[-1]:
-            raise ValueError(f"initial_tail: expected at most {full.shape[-1]} samples, received {size}")
-        full = full + F.pad(initial_tail.to(full.dtype), (0, full.shape[-1] - size))
+            raise ValueError(f"state: expected at most {full.shape[-1]} samples, received {size}")
+        full = full + F.pad(state.to(full.dtype), (0, full.shape[-1] - size))
     wet = _as_gain("wet", wet, full)
     dry = _as_gain("dry", dry, full)
     out = wet * full[..., :time]
     if not (isinstance(dry, float) and dry == 0.0):
         out = out + dry * audio.to(full.dtype)
-    if return_tail:
+    if state is not None:
         return out, full[..., time:]
     return out
 

@@ -35,7 +35,7 @@ import math
 import torch
 
 from torchddsp.checks import check_choice, check_positive, check_positive_int, check_same_size, check_tensor
-from torchddsp.functional.core.phase import accumulate_phase, advance_phase
+from torchddsp.functional.core.phase import accumulate_phase
 from torchddsp.functional.core.upsample import UPSAMPLING_METHODS, interpolation_weights, upsample
 from torchddsp.kernels import harmonic_ops
 from torchddsp.kernels.backend import get_backend
@@ -101,6 +101,8 @@ def harmonic_bank(harmonic_amplitudes: torch.Tensor, f0: torch.Tensor, sample_ra
             raise ValueError(f"state: expected a phase broadcastable to {tuple(lead)}, "
                              f"received shape {tuple(state.shape)}") from None
     phase = accumulate_phase(f0_audio, sample_rate, state)
+    if state is not None:
+        phase, final = phase
     norm_f0 = (f0_audio.detach().abs() / sample_rate).contiguous()
 
     weights = interpolation_weights(hop_size, upsampling, dtype=dtype, device=amps.device)
@@ -113,7 +115,7 @@ def harmonic_bank(harmonic_amplitudes: torch.Tensor, f0: torch.Tensor, sample_ra
     audio = audio.reshape(*lead, frames * hop_size)
     if state is None:
         return audio
-    return audio, advance_phase(state, f0_audio, sample_rate).reshape(lead)
+    return audio, final.reshape(lead)
 
 
 def harmonic_oscillator(amplitude: torch.Tensor, harmonic_distribution: torch.Tensor, f0: torch.Tensor,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 
 from torchddsp.checks import check_positive, check_positive_int, check_tensor
-from torchddsp.functional.core.phase import accumulate_phase, advance_phase
+from torchddsp.functional.core.phase import accumulate_phase
 from torchddsp.functional.core.upsample import upsample
 
 
@@ -44,8 +44,10 @@ def oscillator_bank(amplitudes: torch.Tensor, frequencies: torch.Tensor, sample_
     if hop_size > 1:
         amplitudes, frequencies = upsample(amplitudes, hop_size), upsample(frequencies, hop_size)
     phase = accumulate_phase(frequencies.transpose(-1, -2), sample_rate, state)   # (..., K, time)
+    if state is not None:
+        phase, final = phase
     audible = (frequencies.detach().abs() < sample_rate / 2).transpose(-1, -2)
     audio = (amplitudes.transpose(-1, -2) * torch.sin(phase) * audible).sum(-2)
     if state is None:
         return audio
-    return audio, advance_phase(state, frequencies.transpose(-1, -2), sample_rate).expand(phase.shape[:-1])
+    return audio, final.expand(phase.shape[:-1])

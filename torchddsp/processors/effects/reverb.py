@@ -67,7 +67,7 @@ class Reverb(Processor):
         if state is None:
             return convolution_reverb(audio, impulse_response.to(audio.dtype), wet=1.0, dry=1.0)
         out, tail = convolution_reverb(audio, impulse_response.to(audio.dtype), wet=1.0, dry=1.0,
-                                       initial_tail=state["tail"], return_tail=True)
+                                       state=state["tail"])
         return out, {"tail": tail}
 
     def extra_repr(self) -> str:

@@ -6,7 +6,7 @@ import torch
 
 from torchddsp.checks import check_positive, check_positive_int, check_tensor
 from torchddsp.functional.filters.fir import complex_cepstrum_ir, time_varying_fir
-from torchddsp.processors.base import Control, Processor, mute_before_latency
+from torchddsp.processors.base import Control, Processor, fir_initial_state, stream_delay_compensated
 
 
 class ComplexCepstrumFilter(Processor):
@@ -72,8 +72,7 @@ class ComplexCepstrumFilter(Processor):
         return {"cepstrum": self.bound * torch.tanh(cepstrum_logits)}
 
     def initial_state(self, batch_shape=(), *, dtype=torch.float32, device=None) -> dict:
-        return {"position": torch.tensor(0, dtype=torch.int64),
-                "tail": torch.zeros((*batch_shape, self.n_fft - 1), dtype=dtype, device=device)}
+        return fir_initial_state(batch_shape, self.n_fft, dtype=dtype, device=device)
 
     def render(self, audio: torch.Tensor, cepstrum: torch.Tensor, *, state: dict | None = None):
         if state is not None and audio.shape[-1] == 0:             # an empty block changes nothing
@@ -81,9 +80,8 @@ class ComplexCepstrumFilter(Processor):
         irs = complex_cepstrum_ir(cepstrum, self.n_fft, shift=self.shift)
         if state is None:
             return time_varying_fir(audio, irs, self.hop_size, delay=self.latency)
-        audio, tail = time_varying_fir(audio, irs, self.hop_size, initial_tail=state["tail"], return_tail=True)
-        audio, position = mute_before_latency(audio, state["position"], self.latency)
-        return audio, {"position": position, "tail": tail}
+        return stream_delay_compensated(lambda tail: time_varying_fir(audio, irs, self.hop_size, state=tail),
+                                        state, self.latency)
 
     def extra_repr(self) -> str:
         return f"hop_size={self.hop_size}, n_quefrencies={self.n_quefrencies}, n_fft={self.n_fft}, shift={self.shift}"

@@ -7,7 +7,7 @@ import torch
 from torchddsp.checks import check_nonnegative, check_positive_int, check_tensor
 from torchddsp.functional.controls.scaling import exp_sigmoid
 from torchddsp.functional.filters.fir import frequency_filter
-from torchddsp.processors.base import Control, Processor, mute_before_latency
+from torchddsp.processors.base import Control, Processor, fir_initial_state, stream_delay_compensated
 
 
 class FrequencyFilter(Processor):
@@ -55,16 +55,14 @@ class FrequencyFilter(Processor):
         return {"magnitudes": exp_sigmoid(magnitude_logits, threshold=self.threshold)}
 
     def initial_state(self, batch_shape=(), *, dtype=torch.float32, device=None) -> dict:
-        return {"position": torch.tensor(0, dtype=torch.int64),
-                "tail": torch.zeros((*batch_shape, self.taps - 1), dtype=dtype, device=device)}
+        return fir_initial_state(batch_shape, self.taps, dtype=dtype, device=device)
 
     def render(self, audio: torch.Tensor, magnitudes: torch.Tensor, *, state: dict | None = None):
         if state is None:
             return frequency_filter(audio, magnitudes, self.hop_size)
-        audio, tail = frequency_filter(audio, magnitudes, self.hop_size, compensate_delay=False,
-                                       initial_tail=state["tail"], return_tail=True)
-        audio, position = mute_before_latency(audio, state["position"], self.latency)
-        return audio, {"position": position, "tail": tail}
+        return stream_delay_compensated(
+            lambda tail: frequency_filter(audio, magnitudes, self.hop_size, compensate_delay=False, state=tail),
+            state, self.latency)
 
     def extra_repr(self) -> str:
         return f"hop_size={self.hop_size}, n_bands={self.n_bands}"

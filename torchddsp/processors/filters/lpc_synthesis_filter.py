@@ -54,5 +54,5 @@ class LPCSynthesisFilter(Processor):
         if excitation.shape[-1] == 0:                              # an empty block changes nothing
             return excitation, state
         y, final = lpc_synthesis(excitation, reflection.to(excitation.dtype), kind="reflection",
-                                 initial_state=state["lattice"])
+                                 state=state["lattice"])
         return y, {"lattice": final}

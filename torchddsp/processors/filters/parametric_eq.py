@@ -30,7 +30,8 @@ class ParametricEQ(Processor):
         self.sample_rate = check_positive("sample_rate", sample_rate)
         unknown = [t for t in band_types if t not in FILTER_TYPES]
         if unknown or not band_types:
-            raise ValueError(f"band_types: expected a non-empty list of {sorted(FILTER_TYPES)}, received {list(band_types)}")
+            raise ValueError(f"band_types: expected a non-empty list of {sorted(FILTER_TYPES)}, "
+                             f"received {list(band_types)}")
         self.band_types = list(band_types)
         bands = len(band_types)
         self.frequency_logits = nn.Parameter(torch.linspace(-2.0, 2.0, bands + 2)[1:-1])   # spread over the range

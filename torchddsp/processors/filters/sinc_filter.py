@@ -7,7 +7,7 @@ import torch
 from torchddsp.checks import check_choice, check_positive, check_positive_int, check_tensor
 from torchddsp.functional.controls.scaling import unit_to_hz
 from torchddsp.functional.filters.fir import sinc_highpass_ir, sinc_lowpass_ir, time_varying_fir
-from torchddsp.processors.base import Control, Processor, mute_before_latency
+from torchddsp.processors.base import Control, Processor, fir_initial_state, stream_delay_compensated
 
 
 class SincFilter(Processor):
@@ -69,16 +69,14 @@ class SincFilter(Processor):
         return design(cutoff, self.sample_rate, self.taps, self.window, self.normalize)
 
     def initial_state(self, batch_shape=(), *, dtype=torch.float32, device=None) -> dict:
-        return {"position": torch.tensor(0, dtype=torch.int64),
-                "tail": torch.zeros((*batch_shape, self.taps - 1), dtype=dtype, device=device)}
+        return fir_initial_state(batch_shape, self.taps, dtype=dtype, device=device)
 
     def render(self, audio: torch.Tensor, cutoff: torch.Tensor, *, state: dict | None = None):
         irs = self.impulse_responses(cutoff)
         if state is None:
             return time_varying_fir(audio, irs, self.hop_size, delay=self.latency)
-        audio, tail = time_varying_fir(audio, irs, self.hop_size, initial_tail=state["tail"], return_tail=True)
-        audio, position = mute_before_latency(audio, state["position"], self.latency)
-        return audio, {"position": position, "tail": tail}
+        return stream_delay_compensated(lambda tail: time_varying_fir(audio, irs, self.hop_size, state=tail),
+                                        state, self.latency)
 
     def extra_repr(self) -> str:
         return f"sample_rate={self.sample_rate}, hop_size={self.hop_size}, mode={self.mode!r}, taps={self.taps}"

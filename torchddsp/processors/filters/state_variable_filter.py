@@ -85,7 +85,7 @@ class StateVariableFilter(Processor):
         frame_axis = {name: value[..., 0] for name, value in controls.items()}    # (..., frames)
         if state is None:
             return state_variable_filter(audio, sample_rate=self.sample_rate, **frame_axis)
-        audio, final = state_variable_filter(audio, sample_rate=self.sample_rate, initial_state=state["state"],
+        audio, final = state_variable_filter(audio, sample_rate=self.sample_rate, state=state["state"],
                                              **frame_axis)
         return audio, {"state": final}
 

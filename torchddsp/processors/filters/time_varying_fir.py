@@ -52,8 +52,7 @@ class TimeVaryingFIR(Processor):
     def render(self, audio: torch.Tensor, impulse_responses: torch.Tensor, *, state: dict | None = None):
         if state is None:
             return time_varying_fir(audio, impulse_responses, self.hop_size)
-        audio, tail = time_varying_fir(audio, impulse_responses, self.hop_size, initial_tail=state["tail"],
-                                       return_tail=True)
+        audio, tail = time_varying_fir(audio, impulse_responses, self.hop_size, state=state["tail"])
         return audio, {"tail": tail}
 
     def extra_repr(self) -> str:

@@ -8,7 +8,7 @@ from torchddsp.checks import check_nonnegative, check_positive_int, check_tensor
 from torchddsp.functional.controls.scaling import exp_sigmoid
 from torchddsp.functional.core.noise import indexed_noise
 from torchddsp.functional.filters.fir import frequency_filter
-from torchddsp.processors.base import Control, Processor, mute_before_latency
+from torchddsp.processors.base import Control, Processor, fir_initial_state, stream_delay_compensated
 
 
 def _seed(noise_seed: int | None) -> int:
@@ -66,8 +66,7 @@ class FilteredNoise(Processor):
 
     def initial_state(self, batch_shape=(), *, dtype=torch.float32, device=None, noise_seed: int | None = None):
         return {"seed": torch.tensor(_seed(noise_seed), dtype=torch.int64),
-                "position": torch.tensor(0, dtype=torch.int64),
-                "tail": torch.zeros((*batch_shape, self.taps - 1), dtype=dtype, device=device)}
+                **fir_initial_state(batch_shape, self.taps, dtype=dtype, device=device)}
 
     def render(self, noise_magnitudes: torch.Tensor, noise_seed: int | None = None, *, state: dict | None = None):
         """Filtered noise ``(..., frames * hop_size)``; pass ``noise_seed`` for reproducible noise
@@ -79,12 +78,11 @@ class FilteredNoise(Processor):
         if state is None:
             noise = indexed_noise((*lead, time), _seed(noise_seed), dtype=dtype, device=device)
             return frequency_filter(noise, noise_magnitudes, self.hop_size)
-        position = state["position"]
-        noise = indexed_noise((*lead, time), state["seed"], start=position, dtype=dtype, device=device)
-        audio, tail = frequency_filter(noise, noise_magnitudes, self.hop_size, compensate_delay=False,
-                                       initial_tail=state["tail"], return_tail=True)
-        audio, position = mute_before_latency(audio, position, self.latency)
-        return audio, {"seed": state["seed"], "position": position, "tail": tail}
+        noise = indexed_noise((*lead, time), state["seed"], start=state["position"], dtype=dtype, device=device)
+        audio, carried = stream_delay_compensated(
+            lambda tail: frequency_filter(noise, noise_magnitudes, self.hop_size, compensate_delay=False, state=tail),
+            state, self.latency)
+        return audio, {"seed": state["seed"], **carried}
 
     def forward(self, noise_logits: torch.Tensor, noise_seed: int | None = None, *, state: dict | None = None):
         return self.render(**self.get_controls(noise_logits), noise_seed=noise_seed, state=state)

@@ -121,11 +121,11 @@ def test_device_matches_numpy(device):
 def test_streaming_blocks_equal_one_shot():
     x, h = torch.randn(2, 320, dtype=torch.float64), torch.randn(2, 10, 50, dtype=torch.float64)
     whole = time_varying_fir(x, h, 32)
-    pieces, tail = [], None
+    pieces, tail = [], x.new_zeros(2, 0)
     for start in range(0, 320, 96):                  # blocks of 3 frames, the last one of 1
         stop = min(start + 96, 320)
         y, tail = time_varying_fir(x[:, start:stop], h[:, start // 32:-(-stop // 32)], 32,
-                                   initial_tail=tail, return_tail=True)
+                                   state=tail)
         pieces.append(y)
     torch.testing.assert_close(torch.cat(pieces, -1), whole, rtol=1e-12, atol=1e-12)
     # The final tail is the rest of the full convolution.
@@ -156,14 +156,14 @@ def test_edge_cases():
     (dict(delay=1.5), "delay"),
     (dict(hop=0), "hop_size"),
     (dict(taps=0), "impulse_responses"),
-    (dict(tail=True, delay=2), "initial_tail"),
+    (dict(tail=True, delay=2), "state"),
 ])
 def test_errors_name_the_argument(kwargs, match):
     frames, taps = kwargs.get("frames", 4), kwargs.get("taps", 5)
     x, h = torch.randn(60), torch.randn(frames, taps)
     tail = torch.zeros(4) if kwargs.get("tail") else None
     with pytest.raises(ValueError, match=match):
-        time_varying_fir(x, h, kwargs.get("hop", 16), delay=kwargs.get("delay", 0), initial_tail=tail)
+        time_varying_fir(x, h, kwargs.get("hop", 16), delay=kwargs.get("delay", 0), state=tail)
 
 
 def test_chunked_evaluation_matches_reference_and_gradcheck(monkeypatch):

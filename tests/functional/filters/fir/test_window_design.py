@@ -166,10 +166,10 @@ def test_device_matches_numpy(device):
 def test_streaming_blocks_equal_one_shot():
     x, mags = torch.randn(2, 256, dtype=torch.float64), torch.rand(2, 16, 9, dtype=torch.float64)
     whole = frequency_filter(x, mags, 16, compensate_delay=False)
-    out, tail = [], None
+    out, tail = [], x.new_zeros(2, 0)
     for start in range(0, 256, 64):
         y, tail = frequency_filter(x[:, start:start + 64], mags[:, start // 16:start // 16 + 4], 16,
-                                   compensate_delay=False, initial_tail=tail, return_tail=True)
+                                   compensate_delay=False, state=tail)
         out.append(y)
     torch.testing.assert_close(torch.cat(out, -1), whole, rtol=1e-12, atol=1e-12)
 
@@ -212,8 +212,8 @@ def test_design_window_matches_numpy_and_checks_symmetry():
     (lambda: window_design_response(torch.rand(4, 9), 0), "n_fft"),
     (lambda: frequency_filter(torch.randn(100), torch.rand(5, 9), 16), "frames"),
     (lambda: frequency_filter(torch.randn(100), torch.rand(7, 9), 0), "hop_size"),
-    (lambda: frequency_filter(torch.randn(100), torch.rand(7, 9), 16, initial_tail=torch.zeros(3)),
-     "initial_tail"),
+    (lambda: frequency_filter(torch.randn(100), torch.rand(7, 9), 16, state=torch.zeros(3)),
+     "state"),
     (lambda: window_design_ir(torch.rand(4, 9, dtype=torch.complex64)), "magnitudes"),
 ])
 def test_errors_name_the_argument(call, match):

@@ -183,7 +183,7 @@ def test_analytic_backward_equals_autograd_through_a_loop(backend):
         y, _ = allpole(x, a, y0, backend=backend)
         assert y.requires_grad and y.grad_fn is not None
         actual = torch.autograd.grad((y * weight).sum(), (x, a, y0))
-        for name, got, want in zip(("x", "a", "initial_outputs"), actual, expected):
+        for name, got, want in zip(("x", "a", "state"), actual, expected):
             torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-11, msg=lambda m: f"gradient of {name}: {m}")
 
 
@@ -249,7 +249,7 @@ def test_empty_single_sample_and_order_zero(backend):
 
 def test_invalid_arguments_raise_value_errors_naming_them():
     x = torch.randn(2, 10)
-    with pytest.raises(ValueError, match=r"^initial_outputs: .*expected 2 values"):
+    with pytest.raises(ValueError, match=r"^state: .*expected 2 values"):
         allpole(x, torch.randn(2, 2), torch.zeros(2, 3))
     with pytest.raises(ValueError, match=r"^a: .*frames"):
         allpole(x, torch.randn(2, 3, 2))

@@ -175,7 +175,7 @@ def test_invalid_inputs_raise_naming_the_argument():
         state_space_filter(A, torch.ones(3), v, 0.0, u)
     with pytest.raises(ValueError, match="A"):
         state_space_filter(A.expand(3, 2, 2), v, v, 0.0, u)       # 3 frames do not divide 10 samples
-    with pytest.raises(ValueError, match="initial_state"):
+    with pytest.raises(ValueError, match="^state:"):
         state_space_filter(A, v, v, 0.0, u, torch.zeros(3))
     with pytest.raises(ValueError, match="method"):
         state_space_filter(A, v, v, 0.0, u, method="scan")

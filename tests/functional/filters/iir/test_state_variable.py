@@ -81,7 +81,7 @@ def test_time_varying_matches_tpt_state_equations(frames):
     lp, bp, hp = rng.normal(size=(3, frames))
     state = rng.normal(size=2)
     y, final = state_variable_filter(t64(x), t64(cutoff), t64(damping), FS, t64(lp), t64(bp), t64(hp),
-                                     initial_state=t64(state))
+                                     state=t64(state))
     y_ref, final_ref = tpt_reference(x, cutoff, damping, lp, bp, hp, state=state)
     assert_matches_reference(y, y_ref, rtol=1e-8, atol=1e-9)
     assert_matches_reference(final, final_ref, rtol=1e-8, atol=1e-9)
@@ -130,10 +130,10 @@ def test_streaming_blocks_equal_one_call():
     rest = torch.zeros(2, 2, dtype=torch.float64)
     assert_streaming_equivalent(                                     # block edges on frame edges (hop 40)
         lambda lo, hi, state: state_variable_filter(x[:, lo:hi], cutoff[:, lo // 40:hi // 40], 0.5, FS, 1.0, 0.5,
-                                                    0.2, initial_state=state),
+                                                    0.2, state=state),
         480, rest, [40, 160, 280])
     assert_streaming_equivalent(
-        lambda lo, hi, state: state_variable_filter(x[:, lo:hi], 900.0, 0.5, FS, initial_state=state),
+        lambda lo, hi, state: state_variable_filter(x[:, lo:hi], 900.0, 0.5, FS, state=state),
         480, rest, [77, 403])
 
 
@@ -146,7 +146,7 @@ def test_gradcheck_fixed_and_time_varying():
     cutoff_tv = torch.tensor([[800.0, 2000.0, 500.0, 4000.0]] * 2, dtype=torch.float64, requires_grad=True)
     damping_tv = torch.tensor([[0.3, 1.5, 0.1, 4.0]] * 2, dtype=torch.float64, requires_grad=True)
     state = torch.randn(2, 2, dtype=torch.float64, requires_grad=True)
-    check_gradcheck(lambda x, c, d, l, s: state_variable_filter(x, c, d, FS, l, 0.3, 0.1, initial_state=s)[0],
+    check_gradcheck(lambda x, c, d, l, s: state_variable_filter(x, c, d, FS, l, 0.3, 0.1, state=s)[0],
                     [x, cutoff_tv, damping_tv, gains[0], state])
     raw = torch.randn(3, dtype=torch.float64, requires_grad=True)
     raw2 = torch.randn(3, dtype=torch.float64, requires_grad=True)
@@ -183,8 +183,8 @@ def test_invalid_controls_raise_naming_the_argument():
             state_variable_filter(x, 1000.0, damping, FS)
     with pytest.raises(ValueError, match="cutoff"):
         state_variable_filter(x, torch.full((5,), 1000.0), 0.5, FS)       # 5 frames do not divide 32 samples
-    with pytest.raises(ValueError, match="initial_state"):
-        state_variable_filter(x, 1000.0, 0.5, FS, initial_state=torch.zeros(3))
+    with pytest.raises(ValueError, match="^state:"):
+        state_variable_filter(x, 1000.0, 0.5, FS, state=torch.zeros(3))
     with pytest.raises(ValueError, match="max_cutoff"):
         svf_controls_from_unconstrained(torch.zeros(1), torch.zeros(1), FS, max_cutoff=FS / 2)
 

@@ -186,11 +186,11 @@ def test_lattice_backends_agree_with_reference(backend):
     k = _reflection(2, 40, 3, scale=0.95, seed=4)                  # one set per sample
     e = _rand(2, 40, seed=5)
     s0 = _rand(2, 3, seed=6)
-    y, final = lpc_synthesis(e, k, kind="reflection", initial_state=s0, backend=backend)
+    y, final = lpc_synthesis(e, k, kind="reflection", state=s0, backend=backend)
     assert_matches_reference(y, np.stack([ref_lattice(e[b].numpy(), k[b].numpy(), s0[b].numpy()) for b in range(2)]))
     # The final state continues the recursion: blocks of 40, 1 and 9 samples equal one call.
     assert_streaming_equivalent(
-        lambda lo, hi, state: lpc_synthesis(e[:, lo:hi], k[:, lo:hi], kind="reflection", initial_state=state,
+        lambda lo, hi, state: lpc_synthesis(e[:, lo:hi], k[:, lo:hi], kind="reflection", state=state,
                                             backend=backend),
         40, s0, [30, 1, 9])
 
@@ -205,7 +205,7 @@ def test_streaming_blocks_equal_one_call(kind):
     for fn in (lpc_synthesis, lpc_inverse_filter):                 # blocks of 2 frames, then 1, 3 and 2
         for blocks in ([2 * hop], [hop, 3 * hop, 2 * hop]):
             assert_streaming_equivalent(
-                lambda lo, hi, state: fn(x[:, lo:hi], coeffs[:, lo // hop:hi // hop], kind=kind, initial_state=state),
+                lambda lo, hi, state: fn(x[:, lo:hi], coeffs[:, lo // hop:hi // hop], kind=kind, state=state),
                 frames * hop, rest, blocks, rtol=1e-10, atol=1e-12)
 
 
@@ -233,18 +233,18 @@ def test_gradcheck_sample_wise():
     a = reflection_to_lpc(_reflection(2, frames, order, seed=14)).detach().requires_grad_()
     s0 = _rand(2, order, seed=15).requires_grad_()
     for interpolation in ("hold", "linear"):
-        check_gradcheck(lambda e, a, s: lpc_synthesis(e, a, interpolation=interpolation, initial_state=s), [e, a, s0])
+        check_gradcheck(lambda e, a, s: lpc_synthesis(e, a, interpolation=interpolation, state=s), [e, a, s0])
         for backend in ("compiled", "pure"):
             check_gradcheck(lambda e, k, s: lpc_synthesis(e, k, kind="reflection", interpolation=interpolation,
-                                                          initial_state=s, backend=backend), [e, k, s0])
-        check_gradcheck(lambda e, a, s: lpc_inverse_filter(e, a, interpolation=interpolation, initial_state=s),
+                                                          state=s, backend=backend), [e, k, s0])
+        check_gradcheck(lambda e, a, s: lpc_inverse_filter(e, a, interpolation=interpolation, state=s),
                         [e, a, s0])
         check_gradcheck(lambda e, k, s: lpc_inverse_filter(e, k, kind="reflection", interpolation=interpolation,
-                                                           initial_state=s), [e, k, s0])
+                                                           state=s), [e, k, s0])
     fixed = _reflection(2, order, seed=16).requires_grad_()
     check_gradcheck(lambda e, k: lpc_synthesis(e, k, kind="reflection"), [e, fixed])
     # Through the returned lattice state as well.
-    check_gradcheck(lambda e, k, s: lpc_synthesis(e, k, kind="reflection", initial_state=s)[1], [e, k, s0])
+    check_gradcheck(lambda e, k, s: lpc_synthesis(e, k, kind="reflection", state=s)[1], [e, k, s0])
 
 
 def test_batch_consistency_sample_wise():
@@ -299,8 +299,8 @@ def test_rejects_bad_arguments():
         lpc_synthesis(e, torch.zeros(2, 3), kind="poles")
     with pytest.raises(ValueError, match="interpolation"):
         lpc_synthesis(e, torch.zeros(2, 4, 3), interpolation="cubic")
-    with pytest.raises(ValueError, match="initial_state"):
-        lpc_synthesis(e, torch.zeros(2, 3), initial_state=torch.zeros(2, 4))
+    with pytest.raises(ValueError, match="^state:"):
+        lpc_synthesis(e, torch.zeros(2, 3), state=torch.zeros(2, 4))
     with pytest.raises(ValueError, match="at most 3 dimensions"):
         lpc_synthesis(e, torch.zeros(1, 2, 4, 3))
 

@@ -249,17 +249,17 @@ class _ZeroPhaseFilter(torch.autograd.Function):
         return grad_blocks, grad_magnitudes, grad_matrix, None, None, None, None, None
 
 
-def _check_tail(initial_tail, delay, dtype):
-    if initial_tail is None:
+def _check_tail(state, delay, dtype):
+    if state is None:
         return None
-    check_tensor("initial_tail", initial_tail, min_dim=1)
+    check_tensor("state", state, min_dim=1)
     if delay != 0:
-        raise ValueError(f"initial_tail: streaming needs the causal filter (delay=0), received delay={delay}")
-    return initial_tail.to(dtype)
+        raise ValueError(f"state: streaming needs the causal filter (delay=0), received delay={delay}")
+    return state.to(dtype)
 
 
 def block_filter(signal: torch.Tensor, filters, hop_size: int, taps: int, *, delay: int = 0,
-                 initial_tail: torch.Tensor | None = None, return_tail: bool = False):
+                 state: torch.Tensor | None = None):
     """Shared engine of :func:`time_varying_fir` and the window-design ``frequency_filter``.
 
     ``filters`` is either impulse responses ``(..., frames, taps)`` or a pair ``(magnitudes,
@@ -283,7 +283,7 @@ def block_filter(signal: torch.Tensor, filters, hop_size: int, taps: int, *, del
                          f"input's length in the full output), received {delay!r}")
     lead = torch.broadcast_shapes(signal.shape[:-1], reference.shape[:-2])
     dtype = torch.promote_types(signal.dtype, reference.dtype)
-    tail_in = _check_tail(initial_tail, delay, dtype)
+    tail_in = _check_tail(state, delay, dtype)
     if frames == 0:
         out = signal.new_zeros(*lead, full_length, dtype=dtype)
     else:
@@ -304,16 +304,16 @@ def block_filter(signal: torch.Tensor, filters, hop_size: int, taps: int, *, del
     if tail_in is not None:
         size = tail_in.shape[-1]
         if size > out.shape[-1]:
-            raise ValueError(f"initial_tail: expected at most {out.shape[-1]} samples, received {size}")
+            raise ValueError(f"state: expected at most {out.shape[-1]} samples, received {size}")
         out = out + F.pad(tail_in, (0, out.shape[-1] - size))
     result = out[..., delay:delay + time]
-    if return_tail:
+    if state is not None:
         return result, out[..., time:full_length]
     return result
 
 
 def time_varying_fir(signal: torch.Tensor, impulse_responses: torch.Tensor, hop_size: int, *,
-                     delay: int = 0, initial_tail: torch.Tensor | None = None, return_tail: bool = False):
+                     delay: int = 0, state: torch.Tensor | None = None):
     """Filter ``signal`` ``(..., time)`` with one impulse response per frame, by overlap-add.
 
     .. math:: y[n] = \\sum_m \\sum_{t=0}^{H-1} x[mH + t]\\, h_m[n - mH - t]
@@ -330,15 +330,16 @@ def time_varying_fir(signal: torch.Tensor, impulse_responses: torch.Tensor, hop_
         delay: the output is samples ``delay .. delay + time - 1`` of the full
             ``frames * hop_size + taps - 1``-sample result; 0 is causal, ``taps // 2`` aligns a
             centred linear-phase filter (zero phase). Must lie in ``[0, frames * hop_size + taps - 1 - time]``.
-        initial_tail: streaming state, the tail returned for the previous block (causal only,
-            ``delay=0``). It is added to the first samples of the full result.
-        return_tail: also return the tail, samples ``time .. frames * hop_size + taps - 2`` of
-            the full result, to pass as ``initial_tail`` with the next block. Block-by-block
-            output equals one-shot output when the blocks are multiples of ``hop_size``.
+        state: optional streaming state (causal only, ``delay=0``): the tail returned for the
+            previous block, added to the first samples of the full result; an empty tensor
+            ``(..., 0)`` starts a stream at rest. When given, the call also returns the new
+            tail, samples ``time .. frames * hop_size + taps - 2`` of the full result, for the
+            next block. Block-by-block output equals one-shot output when the blocks are
+            multiples of ``hop_size``.
 
     Returns:
-        ``(..., time)`` (and the tail ``(..., frames * hop_size + taps - 1 - time)`` when
-        ``return_tail``), in the promoted dtype of the inputs. Differentiable with respect to the
+        ``(..., time)``, or ``(output, tail)`` with the tail ``(..., frames * hop_size + taps - 1 - time)``
+        when ``state`` is given, in the promoted dtype of the inputs. Differentiable with respect to the
         signal and the impulse responses.
     """
     check_tensor("signal", signal, min_dim=1)
@@ -353,4 +354,4 @@ def time_varying_fir(signal: torch.Tensor, impulse_responses: torch.Tensor, hop_
         raise ValueError("impulse_responses: expected at least one tap, received shape "
                          f"{tuple(impulse_responses.shape)}")
     return block_filter(signal, impulse_responses, hop_size, taps, delay=delay,
-                        initial_tail=initial_tail, return_tail=return_tail)
+                        state=state)

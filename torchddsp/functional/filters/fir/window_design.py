@@ -161,8 +161,7 @@ def window_design_response(magnitudes: torch.Tensor, n_fft: int, window_size: in
 
 def frequency_filter(signal: torch.Tensor, magnitudes: torch.Tensor, hop_size: int, *,
                      window_size: int | None = None, window: str | torch.Tensor = "hann",
-                     compensate_delay: bool = True, initial_tail: torch.Tensor | None = None,
-                     return_tail: bool = False):
+                     compensate_delay: bool = True, state: torch.Tensor | None = None):
     """Filter ``signal`` ``(..., time)`` with window-design filters from ``magnitudes``, frame by frame.
 
     Equal to ``time_varying_fir(signal, window_design_ir(magnitudes, window_size, window),
@@ -180,10 +179,10 @@ def frequency_filter(signal: torch.Tensor, magnitudes: torch.Tensor, hop_size: i
         compensate_delay: ``True`` removes the filters' ``window_size // 2``-sample delay (the
             output is aligned with the input, a zero-phase filter; as magenta's ``frequency_filter``);
             ``False`` returns the causal filter's output (needed for streaming).
-        initial_tail, return_tail: streaming state as in ``time_varying_fir`` (causal only).
+        state: streaming state as in ``time_varying_fir`` (causal only, ``compensate_delay=False``).
 
     Returns:
-        ``(..., time)`` (and the tail when ``return_tail``). Differentiable with respect to the
+        ``(..., time)``, or ``(output, tail)`` when ``state`` is given. Differentiable with respect to the
         signal and the magnitudes.
     """
     check_tensor("signal", signal, min_dim=1)
@@ -196,4 +195,4 @@ def frequency_filter(signal: torch.Tensor, magnitudes: torch.Tensor, hop_size: i
     matrix = _response_matrix(magnitudes, n_bands, block_fft_size(hop_size, size), size, window)
     return block_filter(signal, (magnitudes, matrix), hop_size, size,
                         delay=size // 2 if compensate_delay else 0,
-                        initial_tail=initial_tail, return_tail=return_tail)
+                        state=state)

@@ -41,7 +41,7 @@ import math
 
 import torch
 
-from torchddsp.checks import check_positive, check_tensor, checking_values
+from torchddsp.checks import check_positive, check_steps, check_tensor, checking_values
 from torchddsp.functional.filters.iir.lfilter import lfilter
 
 # ------------------------------------------------------------------------------- controls
@@ -179,13 +179,7 @@ def allpass_cascade(x: torch.Tensor, coefficients: torch.Tensor, zi: torch.Tenso
     """
     check_tensor("x", x, min_dim=1)
     check_tensor("coefficients", coefficients, min_dim=1)
-    varying = coefficients.dim() == x.dim() + 1
-    if coefficients.dim() > x.dim() + 1:
-        raise ValueError(f"coefficients: expected (..., stages) or (..., steps, stages) with at most {x.dim() + 1} "
-                         f"dimensions (x has {x.dim()}), received shape {tuple(coefficients.shape)}")
-    if varying and x.shape[-1] % max(coefficients.shape[-2], 1) != 0:
-        raise ValueError(f"coefficients: time-varying coefficients need {x.shape[-1]} steps or a number of frames "
-                         f"dividing it, received shape {tuple(coefficients.shape)}")
+    varying = check_steps("coefficients", coefficients, x, "stages")
     c = coefficients.detach()
     if c.numel() and checking_values() and (bool((c.abs() >= 1).any())
                                                             or not bool(torch.isfinite(c).all())):
@@ -217,13 +211,7 @@ def second_order_allpass_cascade(x: torch.Tensor, denominators: torch.Tensor, zi
     if denominators.shape[-1] != 2:
         raise ValueError(f"denominators: expected (a1, a2) on the last axis, "
                          f"received shape {tuple(denominators.shape)}")
-    if denominators.dim() > x.dim() + 2:
-        raise ValueError(f"denominators: expected at most {x.dim() + 2} dimensions (x has {x.dim()}), "
-                         f"received shape {tuple(denominators.shape)}")
-    varying = denominators.dim() == x.dim() + 2
-    if varying and x.shape[-1] % max(denominators.shape[-3], 1) != 0:
-        raise ValueError(f"denominators: time-varying denominators need {x.shape[-1]} steps or a number of frames "
-                         f"dividing it, received shape {tuple(denominators.shape)}")
+    varying = check_steps("denominators", denominators, x, "stages, 2")
     d = denominators.detach()
     if d.numel() and checking_values():
         a1, a2 = d[..., 0], d[..., 1]

@@ -5,7 +5,7 @@
 with coefficients fixed (LTI, ``a`` of shape ``(..., p)``) or time-varying (LTV, ``a`` of shape
 ``(..., frames, p)``, i.e. ``a.dim() == x.dim() + 1``): one set per sample when
 ``frames == time``, otherwise one set per frame of ``hop = time / frames`` samples (held, no
-interpolation). Outputs before the first sample come from ``initial_outputs`` ``(..., p)``
+interpolation). Outputs before the first sample come from ``state`` ``(..., p)``
 (``[..., 0]`` is ``y[-1]``, the most recent), zero by default; the call then also returns the
 last ``p`` outputs in the same layout, so audio can be filtered block by block with results
 identical to one call.
@@ -142,7 +142,7 @@ def ltv_head(a, hop, y0, time):
     return -(picked * y0.unsqueeze(-2)).sum(-1)
 
 
-def allpole(x: torch.Tensor, a: torch.Tensor, initial_outputs: torch.Tensor | None = None, *,
+def allpole(x: torch.Tensor, a: torch.Tensor, state: torch.Tensor | None = None, *,
             backend: str = "auto"):
     """Filter ``x`` ``(..., time)`` by ``1 / (1 + sum_i a_i z^-i)`` (see the module docstring).
 
@@ -152,14 +152,14 @@ def allpole(x: torch.Tensor, a: torch.Tensor, initial_outputs: torch.Tensor | No
             ``(..., frames, p)`` time-varying coefficients (``a.dim() == x.dim() + 1``): one set
             per sample when ``frames == time``, else one per frame of ``time / frames`` samples.
             Leading dimensions broadcast with ``x``'s. Any real values (no clamping).
-        initial_outputs: optional ``(..., p)`` outputs before the first sample, ``[..., 0] = y[-1]``.
+        state: optional ``(..., p)`` outputs before the first sample, ``[..., 0] = y[-1]``.
         backend: ``"auto"`` (the library's choice, ``torchddsp.kernels``), ``"compiled"`` or ``"pure"``.
 
     Returns:
-        ``y`` ``(..., time)``; with ``initial_outputs`` also the final outputs ``(..., p)``
+        ``y`` ``(..., time)``; with ``state`` also the final outputs ``(..., p)``
         (``[..., 0] = y[time - 1]``) to pass to the next block.
 
-    Differentiable with respect to ``x``, ``a`` and ``initial_outputs``.
+    Differentiable with respect to ``x``, ``a`` and ``state``.
     """
     check_real("x", x)
     check_real("a", a)
@@ -171,14 +171,14 @@ def allpole(x: torch.Tensor, a: torch.Tensor, initial_outputs: torch.Tensor | No
     hop = frames_hop("a", a.shape[-2], time) if time_varying else 1
     coeff_dims = 2 if time_varying else 1
     shapes = [x.shape[:-1], a.shape[:-coeff_dims]]
-    if initial_outputs is not None:
-        check_real("initial_outputs", initial_outputs)
-        if initial_outputs.shape[-1] != order:
-            raise ValueError(f"initial_outputs: expected {order} values on the last axis (the filter order), "
-                             f"received shape {tuple(initial_outputs.shape)}")
-        shapes.append(initial_outputs.shape[:-1])
-    lead = broadcast_or_raise("x, a, initial_outputs", *shapes)
-    dtypes = [x.dtype, a.dtype] + ([initial_outputs.dtype] if initial_outputs is not None else [])
+    if state is not None:
+        check_real("state", state)
+        if state.shape[-1] != order:
+            raise ValueError(f"state: expected {order} values on the last axis (the filter order), "
+                             f"received shape {tuple(state.shape)}")
+        shapes.append(state.shape[:-1])
+    lead = broadcast_or_raise("x, a, state", *shapes)
+    dtypes = [x.dtype, a.dtype] + ([state.dtype] if state is not None else [])
     dtype = dtypes[0]
     for d in dtypes[1:]:
         dtype = torch.promote_types(dtype, d)
@@ -188,7 +188,7 @@ def allpole(x: torch.Tensor, a: torch.Tensor, initial_outputs: torch.Tensor | No
 
     xb = flatten_batch(x, lead, batch, 1, dtype)
     ab = flatten_batch(a, lead, batch, coeff_dims, dtype)
-    y0 = None if initial_outputs is None else flatten_batch(initial_outputs, lead, batch, 1, dtype)
+    y0 = None if state is None else flatten_batch(state, lead, batch, 1, dtype)
     if y0 is not None and order > 0 and time > 0:
         head = ltv_head(ab, hop, y0, time) if time_varying else lti_head(ab, y0)
     else:
@@ -203,7 +203,7 @@ def allpole(x: torch.Tensor, a: torch.Tensor, initial_outputs: torch.Tensor | No
         ones = xb.new_ones(1, 1)
         y = lti_core(xb, ones, ab, head.contiguous(), compiled)
     y = y.reshape(*lead, time)
-    if initial_outputs is None:
+    if state is None:
         return y
     y0 = y0.expand(batch, order).reshape(*lead, order)
     if time >= order:

@@ -168,18 +168,18 @@ def _zi_from_state(A, C, a, state):
     return torch.stack([(a[..., :i + 1].flip(-1) * free[..., :i + 1]).sum(-1) for i in range(n)], dim=-1)
 
 
-def framewise_state_space(A, B, C, D, u, initial_state=None, *, tf=None, return_state=False):
+def framewise_state_space(A, B, C, D, u, state=None, *, tf=None):
     """Core of ``state_space_filter`` after checks: every system tensor has a frame axis.
 
     ``A`` ``(*lead, F, N, N)``, ``B``/``C`` ``(*lead, F, N)``, ``D`` ``(*lead, F)``, ``u``
-    ``(*lead, T)`` with ``F`` dividing ``T``; ``initial_state`` ``(*lead, N)`` or ``None``.
+    ``(*lead, T)`` with ``F`` dividing ``T``; ``state`` ``(*lead, N)`` or ``None``.
     ``tf`` optionally gives the per-frame ``(b, a)`` (``(*lead, F, N+1)``) when a closed form is
     more accurate than the Faddeev-LeVerrier recursion. Returns ``y`` or ``(y, final_state)``.
     """
     *lead, frames, n, _ = A.shape
     time = u.shape[-1]
     hop = time // frames
-    need_states = frames > 1 or initial_state is not None or return_state
+    need_states = frames > 1 or state is not None
     if tf is None:
         a, adj = _faddeev_leverrier(A)
         b = _numerator(adj, a, B, C, D)
@@ -190,7 +190,7 @@ def framewise_state_space(A, B, C, D, u, initial_state=None, *, tf=None, return_
         return lfilter(b[..., 0, :], a[..., 0, :], u)
     blocks = u.reshape(*lead, frames, hop)
 
-    x0 = initial_state if initial_state is not None else u.new_zeros(*lead, n)
+    x0 = state if state is not None else u.new_zeros(*lead, n)
     # Forced state at each frame end: s[k] = sum_{j<=k} A^{k-j} B u[j], transfer functions adj_k B / det.
     state_b = (adj @ B[..., None, :, None])[..., 0].transpose(-1, -2)          # (*lead, F, N states, N taps)
     forced = lfilter(state_b, a[..., None, :], blocks[..., None, :])[..., -1]   # (*lead, F, N)
@@ -201,12 +201,12 @@ def framewise_state_space(A, B, C, D, u, initial_state=None, *, tf=None, return_
     zi = _zi_from_state(A, C, a, starts)
     y, _ = lfilter(b, a, blocks, zi)
     y = y.reshape(*lead, time)
-    if initial_state is None and not return_state:
+    if state is None:
         return y
     return y, after[..., -1, :]
 
 
-def _block_state_space(A, B, C, D, u, initial_state=None, *, return_state=False):
+def _block_state_space(A, B, C, D, u, state=None):
     """Evaluate per frame from powers of ``A`` (doubling) and an FFT convolution; no direct-form recursion.
 
     Within frame :math:`m` (length :math:`H`):
@@ -227,15 +227,15 @@ def _block_state_space(A, B, C, D, u, initial_state=None, *, return_state=False)
     blocks = u.reshape(*lead, frames, hop)
     size = next_fast_len(2 * hop - 1)
     y = torch.fft.irfft(torch.fft.rfft(blocks, n=size) * torch.fft.rfft(impulse, n=size), n=size)[..., :hop]
-    if frames == 1 and initial_state is None and not return_state:
+    if frames == 1 and state is None:
         return y.reshape(*lead, time)
-    x0 = initial_state if initial_state is not None else u.new_zeros(*lead, n)
+    x0 = state if state is not None else u.new_zeros(*lead, n)
     forced = (cols * blocks.flip(-1)[..., None]).sum(-2)                   # sum_k A^{H-1-k} B u[k]
     cum_p, cum_f = _affine_scan(torch.linalg.matrix_power(A, hop), forced)
     after = (cum_p @ x0[..., None, :, None])[..., 0] + cum_f
     starts = torch.cat([x0[..., None, :], after[..., :-1, :]], dim=-2)
     y = (y + (rows @ starts[..., :, None])[..., 0]).reshape(*lead, time)
-    if initial_state is None and not return_state:
+    if state is None:
         return y
     return y, after[..., -1, :]
 
@@ -248,7 +248,7 @@ def _with_frames(name: str, value: torch.Tensor, varying: bool, core_dims: int):
 
 
 def state_space_filter(A: torch.Tensor, B: torch.Tensor, C: torch.Tensor, D, u: torch.Tensor,
-                       initial_state: torch.Tensor | None = None, *, method: str = "lfilter",
+                       state: torch.Tensor | None = None, *, method: str = "lfilter",
                        precision: torch.dtype | None = torch.float64):
     """Filter ``u`` ``(..., time)`` by the state-space system ``(A, B, C, D)`` (see the module docstring).
 
@@ -259,7 +259,7 @@ def state_space_filter(A: torch.Tensor, B: torch.Tensor, C: torch.Tensor, D, u: 
             Time-varying tensors share one ``frames`` (or 1), which must divide ``time``.
             Leading dimensions broadcast with ``u``'s.
         u: input ``(..., time)``.
-        initial_state: optional :math:`\\mathbf{x}[0]` ``(..., N)``; the call then returns
+        state: optional :math:`\\mathbf{x}[0]` ``(..., N)``; the call then returns
             ``(y, final_state)`` with ``final_state`` :math:`= \\mathbf{x}[time]`, so blocks
             passed one after another give exactly the one-call output.
         method: ``"lfilter"`` (default): each frame's transfer function (Faddeev-LeVerrier)
@@ -273,7 +273,7 @@ def state_space_filter(A: torch.Tensor, B: torch.Tensor, C: torch.Tensor, D, u: 
 
     Returns ``y`` ``(..., time)`` in the promoted dtype of the inputs. Matches
     ``scipy.signal.dlsim``. Differentiable with respect to ``A``, ``B``, ``C``, ``D``, ``u``
-    and ``initial_state``. Nothing is clamped: an unstable ``A`` gives a growing output.
+    and ``state``. Nothing is clamped: an unstable ``A`` gives a growing output.
     """
     check_tensor("u", u, min_dim=1)
     check_choice("method", method, ("lfilter", "block"))
@@ -301,23 +301,23 @@ def state_space_filter(A: torch.Tensor, B: torch.Tensor, C: torch.Tensor, D, u: 
         raise ValueError(f"{', '.join(frame_counts)}: expected a number of frames dividing time = {time}, "
                          f"received {frames}")
     shapes = [parts["A"].shape[:-3], parts["B"].shape[:-2], parts["C"].shape[:-2], parts["D"].shape[:-1], u.shape[:-1]]
-    if initial_state is not None:
-        check_tensor("initial_state", initial_state, min_dim=1)
-        if initial_state.shape[-1] != n:
-            raise ValueError(f"initial_state: expected (..., {n}) to match A's order, received shape "
-                             f"{tuple(initial_state.shape)}")
-        shapes.append(initial_state.shape[:-1])
-    lead = broadcast_or_raise("A, B, C, D, u, initial_state", *shapes)
+    if state is not None:
+        check_tensor("state", state, min_dim=1)
+        if state.shape[-1] != n:
+            raise ValueError(f"state: expected (..., {n}) to match A's order, received shape "
+                             f"{tuple(state.shape)}")
+        shapes.append(state.shape[:-1])
+    lead = broadcast_or_raise("A, B, C, D, u, state", *shapes)
     out_dtype = torch.promote_types(A.dtype, u.dtype)
-    if initial_state is not None:
-        out_dtype = torch.promote_types(out_dtype, initial_state.dtype)
+    if state is not None:
+        out_dtype = torch.promote_types(out_dtype, state.dtype)
     work = out_dtype if precision is None else torch.promote_types(out_dtype, precision)
     A = parts["A"].to(work).expand(*lead, frames, n, n)
     B = parts["B"].to(work).expand(*lead, frames, n)
     C = parts["C"].to(work).expand(*lead, frames, n)
     D = parts["D"].to(work).expand(*lead, frames)
     u = u.to(work).expand(*lead, time)
-    x0 = initial_state.to(work).expand(*lead, n) if initial_state is not None else None
+    x0 = state.to(work).expand(*lead, n) if state is not None else None
     if time == 0:
         y = u + 0 * (A.sum() + B.sum() + C.sum() + D.sum())
         return y.to(out_dtype) if x0 is None else (y.to(out_dtype), x0.to(out_dtype))

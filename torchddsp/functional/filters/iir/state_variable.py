@@ -134,7 +134,7 @@ def svf_state_space(cutoff, damping, sample_rate: float, lowpass_gain=1.0, bandp
 
 
 def state_variable_filter(x: torch.Tensor, cutoff, damping, sample_rate: float, lowpass_gain=1.0,
-                          bandpass_gain=0.0, highpass_gain=0.0, initial_state: torch.Tensor | None = None):
+                          bandpass_gain=0.0, highpass_gain=0.0, state: torch.Tensor | None = None):
     """Filter ``x`` ``(..., time)`` with the TPT state-variable filter (see the module docstring).
 
     Args:
@@ -145,14 +145,14 @@ def state_variable_filter(x: torch.Tensor, cutoff, damping, sample_rate: float, 
         lowpass_gain, bandpass_gain, highpass_gain: band-mix gains, any real values
             (default: low-pass output). :math:`c_{LP} = c_{HP} = 1, c_{BP} = 0` is a notch,
             :math:`c_{BP} = 2R` a unit-peak band-pass.
-        initial_state: optional TPT state :math:`(s_1, s_2)` ``(..., 2)``; the call then returns
+        state: optional TPT state :math:`(s_1, s_2)` ``(..., 2)``; the call then returns
             ``(y, final_state)`` and block-by-block calls equal one call.
 
     A control tensor with as many dimensions as ``x`` is time-varying: its last axis has one
     value per frame (``frames`` dividing ``time``, or ``frames == time`` for per-sample
     control), held for ``time / frames`` samples; time-varying controls must agree on
     ``frames`` (or have 1). Lower-dimensional controls are fixed and broadcast with
-    ``x.shape[:-1]``. Differentiable with respect to ``x``, every control and ``initial_state``.
+    ``x.shape[:-1]``. Differentiable with respect to ``x``, every control and ``state``.
     """
     check_tensor("x", x, min_dim=1)
     time = x.shape[-1]
@@ -180,7 +180,7 @@ def state_variable_filter(x: torch.Tensor, cutoff, damping, sample_rate: float, 
     if not varying:
         # Fixed controls: the equivalent biquad through lfilter, or the state-space core for a given state.
         b, a = svf_coefficients(cutoff, damping, sample_rate, lowpass_gain, bandpass_gain, highpass_gain)
-        if initial_state is None:
+        if state is None:
             from torchddsp.functional.filters.iir.lfilter import lfilter
             return lfilter(b, a, x)
         named = {k: v.unsqueeze(-1) for k, v in named.items()}
@@ -191,22 +191,22 @@ def state_variable_filter(x: torch.Tensor, cutoff, damping, sample_rate: float, 
     b, a = svf_coefficients(named["cutoff"], named["damping"], sample_rate, named["lowpass_gain"],
                             named["bandpass_gain"], named["highpass_gain"])
     shapes = [D.shape[:-1], x.shape[:-1]]
-    if initial_state is not None:
-        check_tensor("initial_state", initial_state, min_dim=1)
-        if initial_state.shape[-1] != 2:
-            raise ValueError(f"initial_state: expected the TPT state (s1, s2) on the last axis, received shape "
-                             f"{tuple(initial_state.shape)}")
-        shapes.append(initial_state.shape[:-1])
-    lead = broadcast_or_raise("x, controls, initial_state", *shapes)
+    if state is not None:
+        check_tensor("state", state, min_dim=1)
+        if state.shape[-1] != 2:
+            raise ValueError(f"state: expected the TPT state (s1, s2) on the last axis, received shape "
+                             f"{tuple(state.shape)}")
+        shapes.append(state.shape[:-1])
+    lead = broadcast_or_raise("x, controls, state", *shapes)
     dtype = torch.promote_types(x.dtype, A.dtype)
-    if initial_state is not None:
-        dtype = torch.promote_types(dtype, initial_state.dtype)
+    if state is not None:
+        dtype = torch.promote_types(dtype, state.dtype)
     nf = D.shape[-1]
     A, B, C, D = (A.to(dtype).expand(*lead, nf, 2, 2), B.to(dtype).expand(*lead, nf, 2),
                   C.to(dtype).expand(*lead, nf, 2), D.to(dtype).expand(*lead, nf))
     b, a = b.to(dtype).expand(*lead, nf, 3), a.to(dtype).expand(*lead, nf, 3)
     u = x.to(dtype).expand(*lead, time)
-    x0 = initial_state.to(dtype).expand(*lead, 2) if initial_state is not None else None
+    x0 = state.to(dtype).expand(*lead, 2) if state is not None else None
     if time == 0:
         y = u + 0 * (b.sum() + a.sum())
         return y if x0 is None else (y, x0)

@@ -106,7 +106,7 @@ def _lattice(e: torch.Tensor, k: torch.Tensor, s0: torch.Tensor | None, backend:
     try:
         lead = torch.broadcast_shapes(*shapes)
     except RuntimeError:
-        raise ValueError(f"excitation, coefficients, initial_state: leading dimensions "
+        raise ValueError(f"excitation, coefficients, state: leading dimensions "
                          f"{[tuple(s) for s in shapes]} do not broadcast") from None
     dtype = torch.promote_types(e.dtype, k.dtype)
     k = k.to(dtype)
@@ -192,16 +192,16 @@ def _per_sample(signal: torch.Tensor, coefficients: torch.Tensor, interpolation:
     return coefficients
 
 
-def _check_state(initial_state, order: int):
-    if initial_state is not None:
-        check_tensor("initial_state", initial_state, min_dim=1)
-        if initial_state.shape[-1] != order:
-            raise ValueError(f"initial_state: expected {order} values on the last axis (the filter order), "
-                             f"received shape {tuple(initial_state.shape)}")
+def _check_state(state, order: int):
+    if state is not None:
+        check_tensor("state", state, min_dim=1)
+        if state.shape[-1] != order:
+            raise ValueError(f"state: expected {order} values on the last axis (the filter order), "
+                             f"received shape {tuple(state.shape)}")
 
 
 def lpc_synthesis(excitation: torch.Tensor, coefficients: torch.Tensor, *, kind: str = "lpc",
-                  interpolation: str = "hold", initial_state: torch.Tensor | None = None,
+                  interpolation: str = "hold", state: torch.Tensor | None = None,
                   backend: str = "auto"):
     """Sample-wise LPC synthesis: ``excitation`` ``(..., time)`` through ``1 / A(z)`` (module docstring).
 
@@ -211,34 +211,34 @@ def lpc_synthesis(excitation: torch.Tensor, coefficients: torch.Tensor, *, kind:
             multiple of ``frames``. Leading dimensions broadcast with ``excitation``'s.
         kind: ``"lpc"`` (direct form ``a_1 .. a_p``) or ``"reflection"`` (``k_1 .. k_p``, lattice).
         interpolation: ``"hold"`` or ``"linear"`` (frame-rate coefficients only).
-        initial_state: optional ``(..., p)`` filter state; zeros mean a filter at rest. Direct
-            form: the past outputs, most recent first (``allpole``'s ``initial_outputs``).
+        state: optional ``(..., p)`` filter state; zeros mean a filter at rest. Direct
+            form: the past outputs, most recent first (``allpole``'s ``state``).
             Lattice: the normalised backward errors ``S_0[-1] .. S_{p-1}[-1]``. When given, the call also
             returns the final state (same layout) for the next block; with ``"hold"`` blocks
             chain exactly (``"linear"`` needs the next block's first frame).
         backend: ``"auto"`` (the library's choice, ``torchddsp.kernels``), ``"compiled"`` or ``"pure"``.
 
-    Returns ``y`` ``(..., time)``, or ``(y, final_state)`` when ``initial_state`` is given.
-    Differentiable with respect to ``excitation``, ``coefficients`` and ``initial_state``.
+    Returns ``y`` ``(..., time)``, or ``(y, final_state)`` when ``state`` is given.
+    Differentiable with respect to ``excitation``, ``coefficients`` and ``state``.
     Nothing is clamped: unstable direct-form coefficients give a growing output, as in
     ``scipy.signal.lfilter``. Reflection coefficients must satisfy ``|k| < 1`` (``ValueError``);
     the lattice output is then finite for any coefficients (module docstring).
     """
     _check_inputs("excitation", excitation, coefficients, kind)
     coefficients = _per_sample(excitation, coefficients, interpolation, "excitation")
-    _check_state(initial_state, coefficients.shape[-1])
+    _check_state(state, coefficients.shape[-1])
     if kind == "lpc":
-        return allpole(excitation, coefficients, initial_state, backend=backend)
-    y, final = _lattice(excitation, coefficients, initial_state, backend)
-    return y if initial_state is None else (y, final)
+        return allpole(excitation, coefficients, state, backend=backend)
+    y, final = _lattice(excitation, coefficients, state, backend)
+    return y if state is None else (y, final)
 
 
 def lpc_inverse_filter(signal: torch.Tensor, coefficients: torch.Tensor, *, kind: str = "lpc",
-                       interpolation: str = "hold", initial_state: torch.Tensor | None = None):
+                       interpolation: str = "hold", state: torch.Tensor | None = None):
     """Prediction-error (analysis) filter ``A(z)``: the residual of ``signal`` ``(..., time)``.
 
     Direct form ``e[n] = x[n] + sum_i a_i[n] x[n - i]`` or, for ``kind="reflection"``, the
-    analysis lattice (module docstring). Arguments as :func:`lpc_synthesis`; ``initial_state``
+    analysis lattice (module docstring). Arguments as :func:`lpc_synthesis`; ``state``
     ``(..., p)`` holds the past inputs, most recent first (direct form), or the normalised
     backward errors ``S_0[-1] .. S_{p-1}[-1]`` (lattice), zero by default; when given, the call also returns the
     final state. The exact inverse of :func:`lpc_synthesis` with the same coefficients, kind and
@@ -248,25 +248,25 @@ def lpc_inverse_filter(signal: torch.Tensor, coefficients: torch.Tensor, *, kind
     _check_inputs("signal", signal, coefficients, kind)
     coefficients = _per_sample(signal, coefficients, interpolation, "signal")
     order = coefficients.shape[-1]
-    _check_state(initial_state, order)
+    _check_state(state, order)
     time_varying = coefficients.dim() == signal.dim() + 1
     shapes = [signal.shape[:-1], coefficients.shape[:-2] if time_varying else coefficients.shape[:-1]]
-    if initial_state is not None:
-        shapes.append(initial_state.shape[:-1])
+    if state is not None:
+        shapes.append(state.shape[:-1])
     try:
         lead = torch.broadcast_shapes(*shapes)
     except RuntimeError:
-        raise ValueError(f"signal, coefficients, initial_state: leading dimensions {[tuple(s) for s in shapes]} "
+        raise ValueError(f"signal, coefficients, state: leading dimensions {[tuple(s) for s in shapes]} "
                          "do not broadcast") from None
     dtype = torch.promote_types(signal.dtype, coefficients.dtype)
     x = signal.to(dtype).expand(*lead, signal.shape[-1])
-    state = initial_state.to(dtype).expand(*lead, order) if initial_state is not None else None
+    past_state = state.to(dtype).expand(*lead, order) if state is not None else None
     coefficients = coefficients.to(dtype)
     if kind == "reflection":
-        residual, final = _inverse_lattice(x, coefficients, state)
+        residual, final = _inverse_lattice(x, coefficients, past_state)
     else:
         time = x.shape[-1]
-        past = state if state is not None else x.new_zeros(*lead, order)
+        past = past_state if past_state is not None else x.new_zeros(*lead, order)
         extended = torch.cat([past.flip(-1), x], dim=-1)                       # x[-p] .. x[T-1]
         if order:
             delayed = torch.stack([extended[..., order - 1 - i:order - 1 - i + time] for i in range(order)], dim=-1)
@@ -275,7 +275,7 @@ def lpc_inverse_filter(signal: torch.Tensor, coefficients: torch.Tensor, *, kind
         else:
             residual = x + 0 * coefficients.sum()
         final = extended.flip(-1)[..., :order]
-    return residual if initial_state is None else (residual, final)
+    return residual if state is None else (residual, final)
 
 
 def _window(window, frame_length: int | None, hop: int, dtype, device) -> torch.Tensor:
