@@ -259,3 +259,38 @@ def test_inference_commands_bad_input_exits_2_naming_the_argument(run_dir, tmp_p
     assert main(["evaluate", str(run_dir), str(tmp_path / "junk.wav")]) == 2
     err = capsys.readouterr().err
     assert "junk.wav" in err and "Traceback" not in err
+
+
+def test_output_equal_to_the_input_is_refused_and_the_input_kept(run_dir, tmp_path, capsys):
+    """Probe of issue 12: ``resynth RUN same.wav same.wav`` replaced the user's recording."""
+    source = tmp_path / "take.wav"
+    sf.write(str(source), harmonic(TRAIN_F0, 0.4, SR), SR)
+    before = source.read_bytes()
+    for command in ("resynth", "transfer"):
+        for output in (source, tmp_path / "." / "take.wav", tmp_path / "TAKE.html"):
+            code = main([command, str(run_dir), str(source), str(output)])
+            assert code == 2
+            err = capsys.readouterr().err
+            assert err.count("\n") == 1 and "output" in err and "Traceback" not in err
+    assert source.read_bytes() == before
+    # nor may an output land inside the run's checkpoints
+    target = run_dir / "checkpoints" / "x.wav"
+    assert main(["resynth", str(run_dir), str(source), str(target)]) == 2
+    assert not target.exists() and "checkpoints" in capsys.readouterr().err
+
+
+def test_output_folders_are_created_and_bad_names_refused_before_any_work(run_dir, tmp_path, capsys):
+    source = tmp_path / "take.wav"
+    sf.write(str(source), harmonic(TRAIN_F0, 0.4, SR), SR)
+    nested = tmp_path / "new" / "deeper" / "out.wav"
+    assert main(["resynth", str(run_dir), str(source), str(nested)]) == 0
+    assert sf.read(str(nested))[1] == SR and nested.with_suffix(".html").is_file()
+    assert not [p for p in nested.parent.iterdir() if p.name.startswith(".")]     # no temporary left behind
+    for bad in ("noext", "out.mp3"):
+        assert main(["resynth", str(run_dir), str(source), str(tmp_path / bad)]) == 2
+        assert "expected a file name ending in .wav" in capsys.readouterr().err
+    json_path = tmp_path / "missing" / "m.json"
+    assert main(["evaluate", str(run_dir), str(source), "--json", str(json_path)]) == 0
+    assert json.loads(json_path.read_text())[0]["file"] == str(source)
+    assert main(["evaluate", str(run_dir), str(source), "--json", str(source)]) == 2
+    assert "--json" in capsys.readouterr().err and sf.read(str(source))[1] == SR

@@ -72,12 +72,14 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _resynth_or_transfer(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from torchddsp.apps.inference import load_trained, resynthesize, transfer
     from torchddsp.apps.workflows import resynthesis_item, run_report, transfer_item
     from torchddsp.data.audio import read_audio, write_wav
+    from torchddsp.files import check_output
 
+    inputs = (args.input, Path(args.run_dir) / "checkpoints")
+    output = check_output("output", args.output, inputs=inputs, suffixes=(".wav",))
+    report = check_output("output", output.with_suffix(".html"), inputs=inputs)
     trained = load_trained(args.run_dir)
     audio, sample_rate = read_audio(args.input, mono=True)
     audio = audio.numpy()
@@ -88,10 +90,10 @@ def _resynth_or_transfer(args: argparse.Namespace) -> int:
     else:
         result = resynthesize(trained, audio, sample_rate, seed=args.seed)
         item = resynthesis_item(trained, f"Resynthesis of {Path(args.input).name}", result)
-    output = result["output"]
-    write_wav(args.output, output / output.abs().max().clamp_min(1.0), trained.sample_rate)
-    page = run_report(trained, [item], Path(args.output).with_suffix(".html"), f"torchddsp {args.command}")
-    print(f"wrote {args.output}")
+    audio_out = result["output"]
+    write_wav(output, audio_out / audio_out.abs().max().clamp_min(1.0), trained.sample_rate)
+    page = run_report(trained, [item], report, f"torchddsp {args.command}")
+    print(f"wrote {output}")
     print(f"report: {page}")
     return 0
 
@@ -102,7 +104,10 @@ def _evaluate(args: argparse.Namespace) -> int:
     from torchddsp.apps.inference import load_trained
     from torchddsp.apps.workflows import evaluate_audio
     from torchddsp.data.audio import read_audio
+    from torchddsp.files import check_output, write_text_atomically
 
+    if args.json:
+        check_output("--json", args.json, inputs=(*args.audio, Path(args.run_dir) / "checkpoints"), suffixes=(".json",))
     trained = load_trained(args.run_dir)
     rows = []
     for path in args.audio:
@@ -114,8 +119,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     for row in rows:
         print(" | ".join(f"{row[c]:.4g}" if isinstance(row[c], float) else str(row[c]) for c in columns))
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(rows, f, indent=1)
+        write_text_atomically(args.json, json.dumps(rows, indent=1))
         print(f"wrote {args.json}")
     return 0
 
@@ -164,8 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("run_dir", help="folder for checkpoints, logs and reports")
     tr.add_argument("--config", default="small", help="TOML file or the name of a shipped config (small, small_44k, "
                     "engel2020_solo_instrument; default: small)")
-    tr.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", help="override a config value (e.g. train.steps=200, "
-                    "losses.loudness_l1.weight=0.05)")
+    tr.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
+                    help="override a config value (e.g. train.steps=200, losses.loudness_l1.weight=0.05)")
     tr.add_argument("--resume", action="store_true", help="continue from the last checkpoint in RUN_DIR")
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
     tr.set_defaults(func=_train)
@@ -207,6 +211,10 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:           # bad input: say what was wrong, no traceback
         print(f"torchddsp {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:              # the system refused (disk full, permissions): say so, no traceback
+        where = f" ({error.filename})" if error.filename else ""
+        print(f"torchddsp {args.command}: error: {error.strerror or error}{where}", file=sys.stderr)
+        return 1
 
 
 def entry() -> None:

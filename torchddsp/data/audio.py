@@ -11,12 +11,16 @@ import soundfile as sf
 import torch
 
 from torchddsp.checks import check_positive, check_tensor
+from torchddsp.files import write_atomically
 
 __all__ = ["read_audio", "write_wav"]
 
 
 def write_wav(path: str | Path | BinaryIO, audio: torch.Tensor, sample_rate: int) -> None:
     """Write mono ``(time,)`` or multichannel ``(channels, time)`` audio as 16-bit PCM WAV.
+
+    A file name is replaced atomically (``torchddsp.files.write_atomically``): a crash leaves the old
+    file or the new one.
 
     ``path`` is a file name or a writable binary file object (e.g. ``io.BytesIO``). Values outside
     [-1, 1] are an error rather than being clipped silently.
@@ -30,9 +34,12 @@ def write_wav(path: str | Path | BinaryIO, audio: torch.Tensor, sample_rate: int
     if peak > 1.0:
         raise ValueError(f"audio: expected samples in [-1, 1] for WAV, received a peak of {peak:.3g} "
                          "(normalise first)")
-    named = isinstance(path, (str, Path))
-    sf.write(str(path) if named else path, data.T if data.ndim == 2 else data, int(sample_rate),
-             format=None if named else "WAV", subtype="PCM_16")
+    frames = data.T if data.ndim == 2 else data
+    if isinstance(path, (str, Path)):
+        write_atomically(path, lambda temporary: sf.write(str(temporary), frames, int(sample_rate), format="WAV",
+                                                          subtype="PCM_16"))
+    else:
+        sf.write(path, frames, int(sample_rate), format="WAV", subtype="PCM_16")
 
 
 def read_audio(path: str | Path, *, mono: bool = False) -> tuple[torch.Tensor, int]:

@@ -17,8 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Callable
 
@@ -28,6 +26,7 @@ import torch
 from torchddsp.checks import check_positive, check_positive_int
 from torchddsp.data.audio import read_audio
 from torchddsp.features.confidence import F0_CONFIDENCE_THRESHOLD, confident_frames
+from torchddsp.files import write_atomically, write_text_atomically
 from torchddsp.functional.core.resample import resample
 
 AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff"}
@@ -65,17 +64,11 @@ def load_mono(path: Path, sample_rate: int) -> np.ndarray:
 
 
 def _save_npy_atomic(path: Path, array: np.ndarray) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npy")
-    os.close(fd)
-    np.save(tmp, array)
-    os.replace(tmp, path)
+    write_atomically(path, lambda temporary: np.save(temporary, array))
 
 
 def _write_json_atomic(path: Path, payload: dict) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as f:
-        json.dump(payload, f, indent=1)
-    os.replace(tmp, path)
+    write_text_atomically(path, json.dumps(payload, indent=1))
 
 
 def file_id_for(key: str) -> str:

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from torchddsp.data.audio import write_wav
+from torchddsp.files import write_text_atomically
 from torchddsp.functional.spectral.stft import stft
 
 
@@ -115,7 +116,7 @@ def write_report(path: str | Path, title: str, sections: list[tuple[str, str]]) 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     body = "\n".join(f"<section><h2>{html.escape(h)}</h2>\n{content}\n</section>" for h, content in sections)
-    path.write_text(f"""<!doctype html>
+    write_text_atomically(path, f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}}
 img{{max-width:100%}} table{{border-collapse:collapse}} td,th{{border:1px solid #ccc;padding:4px 8px}}

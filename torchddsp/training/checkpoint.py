@@ -34,22 +34,9 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from torchddsp.checks import check_choice
+from torchddsp.files import write_text_atomically
 
 STEP_NAME = re.compile(r"step_(\d{8,})")
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` by a file holding ``text`` in one rename; a failure leaves the old file and no temporary."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _tensors(module: torch.nn.Module) -> dict:
@@ -96,7 +83,7 @@ def save_checkpoint(run_dir: str | Path, step: int, model: torch.nn.Module, opti
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    _write_text_atomic(root / "latest", final.name)
+    write_text_atomically(root / "latest", final.name)
     older = [p for p in _complete_checkpoints(root) if p != final]
     for old in older[:max(len(older) - (keep - 1), 0)]:
         shutil.rmtree(old, ignore_errors=True)
@@ -143,7 +130,8 @@ def _load_optimizer(optimizer: torch.optim.Optimizer, file: Path) -> None:
     try:
         optimizer.load_state_dict(torch.load(file, map_location="cpu", weights_only=True))
     except Exception as error:              # an unsafe pickle is refused here, never executed
-        raise ValueError(f"checkpoint: {file} is not a safe optimiser state ({type(error).__name__}: {error})") from error
+        raise ValueError(f"checkpoint: {file} is not a safe optimiser state "
+                         f"({type(error).__name__}: {error})") from error
 
 
 def load_checkpoint(path: str | Path, model: torch.nn.Module | None = None,

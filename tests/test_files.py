@@ -1,0 +1,59 @@
+"""Tests for torchddsp.files: the output rule and atomic replacement."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from torchddsp.files import check_output, write_atomically, write_text_atomically
+
+
+def test_check_output_refuses_inputs_folders_and_wrong_extensions(tmp_path):
+    source = tmp_path / "in.wav"
+    source.write_bytes(b"x")
+    link = tmp_path / "link.wav"
+    link.symlink_to(source)
+    for same in (source, tmp_path / "sub" / ".." / "in.wav", link):
+        with pytest.raises(ValueError, match="^out: .*also an input"):
+            check_output("out", same, inputs=[source])
+    (tmp_path / "data").mkdir()
+    with pytest.raises(ValueError, match="^out: .*inside the input folder"):
+        check_output("out", tmp_path / "data" / "a.wav", inputs=[tmp_path / "data"])
+    with pytest.raises(ValueError, match=r"^out: expected a file name ending in \.wav, received '.*x\.WAVE'"):
+        check_output("out", tmp_path / "x.WAVE", suffixes=(".wav",))
+    with pytest.raises(ValueError, match="^out: expected a file to write, received the folder"):
+        check_output("out", tmp_path)
+    made = check_output("out", tmp_path / "a" / "b" / "y.WAV", inputs=[source], suffixes=(".wav",))
+    assert made.parent.is_dir()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere")
+def test_check_output_names_an_unwritable_folder(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    with pytest.raises(ValueError, match="not writable"):
+        check_output("out", locked / "y.wav")
+
+
+def test_write_atomically_keeps_the_old_file_and_no_temporary_on_failure(tmp_path):
+    target = tmp_path / "state.json"
+    write_text_atomically(target, "old")
+
+    def torn(temporary: Path):
+        temporary.write_text("half")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space left"):
+        write_atomically(target, torn)
+    assert target.read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json"]
+
+
+def test_write_atomically_keeps_the_extension_and_usual_permissions(tmp_path):
+    seen = []
+    write_atomically(tmp_path / "a.npy",
+                     lambda temporary: (seen.append(temporary.suffix), temporary.write_bytes(b"1")))
+    assert seen == [".npy"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "a.npy").stat().st_mode & 0o777 == 0o666 & ~umask

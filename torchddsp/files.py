@@ -1,0 +1,93 @@
+"""One rule for every file a command writes: checked before any work, never an input, written atomically.
+
+A command calls :func:`check_output` for each output file as soon as it has parsed its arguments,
+so a mistake (an output that is one of the inputs, a missing extension, a folder in the way, a
+folder that cannot be written) is a one-line error before minutes of training or analysis, and
+no input is ever overwritten. The missing parent folders of an output are created.
+
+:func:`write_atomically` then replaces the file in one step: the content goes to a hidden
+temporary file beside it and is renamed over the target, so a crash or a full disk leaves either
+the old file or the new one, never a torn one, and never a temporary file behind.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_output(name: str, path: str | Path, *, inputs: Iterable[str | Path] = (),
+                 suffixes: tuple[str, ...] = ()) -> Path:
+    """Check an output file path before any work and create its missing parent folders.
+
+    Args:
+        name: the argument's name, for messages.
+        path: the file to write.
+        inputs: files and folders the command reads; ``path`` must not be one of them or lie
+            inside one of the folders.
+        suffixes: accepted extensions (lower case, with the dot); empty: any.
+
+    Returns the path. Raises ``ValueError`` naming ``name`` with what was expected and received.
+    """
+    path = Path(path)
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise ValueError(f"{name}: expected a file name ending in {' or '.join(suffixes)}, received {str(path)!r}")
+    if path.is_dir():
+        raise ValueError(f"{name}: expected a file to write, received the folder {str(path)!r}")
+    for source in inputs:
+        source = Path(source)
+        if _same_file(path, source):
+            raise ValueError(f"{name}: {str(path)!r} is also an input of this command; choose another output "
+                             "so the input is not overwritten")
+        if source.is_dir() and path.resolve().is_relative_to(source.resolve()):
+            raise ValueError(f"{name}: {str(path)!r} lies inside the input folder {str(source)!r}; "
+                             "write it somewhere else")
+    parent = path.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ValueError(f"{name}: cannot create the folder {str(parent)!r} ({error.strerror})") from None
+    if not os.access(parent, os.W_OK):
+        raise ValueError(f"{name}: the folder {str(parent)!r} is not writable")
+    return path
+
+
+def write_atomically(path: str | Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(temporary_path)`` and rename the result over ``path`` in one step.
+
+    The temporary file sits beside ``path`` (same folder, so the rename is atomic), is hidden and
+    keeps ``path``'s extension (writers that infer the format from it still work). It is removed
+    when ``write`` fails, whatever the error (a full disk included). The new file gets the usual
+    permissions of a new file (``0666`` less the umask), not the temporary file's ``0600``.
+    """
+    path = Path(path)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    os.close(handle)
+    temporary = Path(temporary)
+    try:
+        write(temporary)
+        with open(temporary, "rb") as written:      # on disk before the rename makes it the file
+            os.fsync(written.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def write_text_atomically(path: str | Path, text: str) -> None:
+    """Replace ``path`` by a UTF-8 text file holding ``text`` (see :func:`write_atomically`)."""
+    write_atomically(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
