@@ -352,6 +352,52 @@ def test_deleted_source_file_leaves_the_training_set(tmp_path):
     assert len(PreparedDataset(tmp_path / "data")) == 1
 
 
+def test_deleted_source_removes_exactly_its_arrays(tmp_path):
+    audio = tmp_path / "audio"
+    write(audio / "take.one.wav", tone(220, 0.5, SR), SR)           # a dot in the stem
+    write(audio / "take.wav", tone(330, 0.5, SR), SR)
+    manifest = prepare(audio, tmp_path / "data", progress=False, extractor=CountingExtractor(), log=lambda m: None)
+    kept = {p.name for p in (tmp_path / "data" / "data").iterdir() if manifest["files"]["take.wav"]["id"] in p.name}
+    (audio / "take.one.wav").unlink()
+    prepare(audio, tmp_path / "data", progress=False, extractor=CountingExtractor(), log=lambda m: None)
+    assert {p.name for p in (tmp_path / "data" / "data").iterdir()} == kept and len(kept) == 4
+
+
+@pytest.mark.parametrize("crafted_id", ["../../victim", "/abs/victim_0123456789ab", "../victim_0123456789ab", 7, None])
+def test_a_crafted_manifest_id_cannot_reach_outside_the_folder(tmp_path, crafted_id):
+    """Probe of issue 12: an id like ``../../victim`` made ``prepare`` delete files outside the output
+    folder (it globbed on the id), and training read them."""
+    audio, data = tmp_path / "audio", tmp_path / "out" / "data"
+    write(audio / "a.wav", tone(220, 0.5, SR), SR)
+    write(audio / "b.wav", tone(330, 0.5, SR), SR)
+    prepare(audio, data, progress=False, extractor=CountingExtractor(), log=lambda m: None)
+    victim = tmp_path / "victim.audio.npy"
+    np.save(victim, np.zeros(3))
+    manifest = json.loads((data / "manifest.json").read_text())
+    manifest["files"]["b.wav"]["id"] = crafted_id
+    (data / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match="^data_dir: .*manifest.json"):
+        PreparedDataset(data)
+    (audio / "b.wav").unlink()                                        # prepare now removes b's arrays
+    with pytest.raises(ValueError, match="^data_dir: .*not a file id"):
+        prepare(audio, data, progress=False, extractor=CountingExtractor(), log=lambda m: None)
+    assert victim.is_file()
+
+
+@pytest.mark.parametrize("content", ["", "{", "[]", "{}", '{"settings": {}, "files": []}',
+                                     '{"settings": {}, "files": {"a.wav": 3}}'])
+def test_a_broken_manifest_is_an_error_naming_the_file(tmp_path, content, capsys):
+    audio, data = tmp_path / "audio", tmp_path / "data"
+    write(audio / "a.wav", tone(220, 0.5, SR), SR)
+    data.mkdir()
+    (data / "manifest.json").write_text(content)
+    with pytest.raises(ValueError, match="^data_dir: .*manifest.json"):
+        PreparedDataset(data)
+    assert main(["prepare", str(audio), str(data), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "manifest.json" in err and "Traceback" not in err
+
+
 def test_extractor_error_on_one_file_skips_that_file(tmp_path):
     audio = tmp_path / "audio"
     for i in range(3):

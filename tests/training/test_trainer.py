@@ -123,6 +123,82 @@ def test_refuses_to_overwrite_an_existing_run(short_run, tone_data, capsys):
     assert (run_dir / "losses.csv").read_bytes() == before
 
 
+def test_resume_of_a_folder_without_a_checkpoint_is_refused(tone_data, tmp_path, capsys):
+    """Probe of issue 12: ``--resume`` into a mistyped folder started a fresh run there."""
+    config = load_config("small", TINY + ["train.steps=2"])
+    with pytest.raises(ValueError, match="^run_dir: nothing to resume"):
+        train(tone_data, tmp_path / "typo", config, resume=True, progress=False, log=quiet)
+    assert not (tmp_path / "typo").exists()
+    args = ["train", str(tone_data), str(tmp_path / "typo"), "--resume", "--quiet"]
+    assert main(args + sum((["--set", s] for s in TINY), [])) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "nothing to resume" in err and "Traceback" not in err
+
+
+def test_a_run_that_lost_its_checkpoints_is_not_restarted_over_its_log(short_run, tone_data, tmp_path):
+    """Probe of issue 12: with no complete checkpoint left, a run restarted at step 0 and cut
+    ``losses.csv`` to its header, with or without ``--resume``."""
+    source, config, _, _ = short_run
+    run_dir = tmp_path / "run"
+    shutil.copytree(source, run_dir)
+    for folder in (run_dir / "checkpoints").glob("step_*"):
+        (folder / "model.safetensors").unlink()                        # every checkpoint torn
+    before = (run_dir / "losses.csv").read_bytes()
+    for resume in (False, True):
+        with pytest.raises(ValueError, match="^run_dir: "):
+            train(tone_data, run_dir, config, resume=resume, progress=False, log=quiet)
+    assert (run_dir / "losses.csv").read_bytes() == before
+    assert sorted(p.name for p in (run_dir / "checkpoints").glob("step_*")) == [
+        "step_00000020", "step_00000030", "step_00000040"]
+
+
+@pytest.mark.parametrize("pointer", [None, "", "step_0000", "../../elsewhere", "/tmp", "step_00000099"])
+def test_a_missing_or_bad_latest_pointer_resumes_from_the_newest_complete_checkpoint(short_run, tone_data, tmp_path,
+                                                                                      pointer):
+    source, _, _, _ = short_run
+    run_dir = tmp_path / "run"
+    shutil.copytree(source, run_dir)
+    shutil.rmtree(run_dir / "checkpoints" / "step_00000040")
+    latest = run_dir / "checkpoints" / "latest"
+    latest.unlink()
+    if pointer is not None:
+        latest.write_text(pointer)
+    assert latest_checkpoint(run_dir) == run_dir / "checkpoints" / "step_00000030"
+    messages = []
+    train(tone_data, run_dir, load_config("small", TINY + ["train.steps=32", "train.checkpoint_every=10"]),
+          resume=True, progress=False, log=messages.append)
+    assert any("step 30" in m for m in messages)
+    assert [int(r["step"]) for r in read_losses(run_dir)] == list(range(32))
+
+
+@pytest.mark.parametrize("change", ["train.learning_rate=0.001", "train.seed=7", "model.hidden=16",
+                                    "losses.multi_resolution_stft.weight=2.0"])
+def test_resume_with_different_settings_is_refused(short_run, tone_data, tmp_path, change):
+    source, _, _, _ = short_run
+    run_dir = tmp_path / "run"
+    shutil.copytree(source, run_dir)
+    before = (run_dir / "losses.csv").read_bytes()
+    config = load_config("small", TINY + ["train.steps=45", "train.checkpoint_every=10", change])
+    with pytest.raises(ValueError, match=f"^config: resuming .*{change.split('=')[0]}"):
+        train(tone_data, run_dir, config, resume=True, progress=False, log=quiet)
+    assert (run_dir / "losses.csv").read_bytes() == before
+    assert latest_checkpoint(run_dir).name == "step_00000040"
+
+
+@pytest.mark.parametrize("damage", ["torn last row", "blank line"])
+def test_a_damaged_log_does_not_stop_a_resume(short_run, tone_data, tmp_path, damage):
+    """Probe of issue 12: a torn last row or a blank line made ``--resume`` fail (IndexError)."""
+    source, _, _, _ = short_run
+    run_dir = tmp_path / "run"
+    shutil.copytree(source, run_dir)
+    log = run_dir / "losses.csv"
+    text = log.read_text()
+    log.write_text(text + "40,0.12" if damage == "torn last row" else text.replace("\n5,", "\n\n5,", 1))
+    train(tone_data, run_dir, load_config("small", TINY + ["train.steps=42", "train.checkpoint_every=10"]),
+          resume=True, progress=False, log=quiet)
+    assert [int(r["step"]) for r in read_losses(run_dir)] == list(range(42))
+
+
 def test_resume_continues_from_the_last_checkpoint(short_run, tone_data, tmp_path):
     source, _, _, _ = short_run
     run_dir = tmp_path / "run"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -149,6 +150,9 @@ def demo(out_dir: str | Path, minutes: float = 3.0, audio: str | Path | None = N
     config = load_config("small", [f"train.time_limit_seconds={minutes * 60}", "train.steps=100000"])
     run_dir = out / "run"
     resume = latest_checkpoint(run_dir) is not None
+    if not resume and run_dir.exists():           # the demo's own run, killed before its first checkpoint
+        log(f"demo: {run_dir} has no checkpoint yet; starting it again")
+        shutil.rmtree(run_dir)
     began = time.time()
     train(out / "data", run_dir, config, resume=resume, log=log)
     log(f"demo: trained for {time.time() - began:.0f} s")

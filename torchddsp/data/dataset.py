@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from torchddsp.data.prepare import checked_file_id, read_manifest
+
 FIELDS = ("audio", "f0_hz", "f0_confidence", "loudness_db")
 
 
@@ -36,14 +38,14 @@ class PreparedDataset:
         if not manifest_path.exists():
             raise ValueError(f"data_dir: expected a prepared folder with manifest.json (run `torchddsp prepare`), "
                              f"received {str(self.root)!r}")
-        manifest = json.loads(manifest_path.read_text())
+        manifest = read_manifest(manifest_path)
         settings = self.settings = manifest["settings"]
         self.sample_rate, self.hop_size = settings["sample_rate"], settings["hop_size"]
         self.example_frames = settings["example_frames"]
         stats_path = self.root / "stats.json"
         self.stats = json.loads(stats_path.read_text()) if stats_path.exists() else {}
-        self.examples = [(entry["id"], start, length) for entry in manifest["files"].values()
-                         if entry["status"] == "done" for start, length in entry["examples"]]
+        self.examples = [(checked_file_id(entry, manifest_path), start, length) for entry in manifest["files"].values()
+                         if entry.get("status") == "done" for start, length in entry["examples"]]
         if not self.examples:
             raise ValueError(f"data_dir: {str(self.root)!r} holds no usable audio (every file was skipped)")
         self._arrays: dict[tuple[str, str], np.ndarray] = {}

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from pathlib import Path
 from typing import Callable
 
@@ -77,6 +78,49 @@ def file_id_for(key: str) -> str:
     return f"{Path(key).stem[:40]}_{digest}"
 
 
+FILE_ID = re.compile(r"[^/\\\x00]{0,40}_[0-9a-f]{12}")
+
+
+def checked_file_id(entry: dict, manifest_path: Path) -> str:
+    """The ``id`` of a manifest entry, refused unless it is a name :func:`file_id_for` can make.
+
+    A prepared folder may come from elsewhere: an id such as ``../../victim`` would otherwise make
+    ``prepare`` delete, and training read, files outside the folder.
+    """
+    file_id = entry.get("id")
+    if not isinstance(file_id, str) or not FILE_ID.fullmatch(file_id):
+        raise ValueError(f"data_dir: {str(manifest_path)!r} names arrays {file_id!r}, not a file id of this folder "
+                         "(expected STEM_HASH with no path separators); prepare the audio again into a new folder")
+    return file_id
+
+
+def _remove_arrays(data_dir: Path, file_id: str) -> None:
+    """Delete ``data_dir/FILE_ID.*.npy`` (compared as text: the id is never a glob pattern)."""
+    prefix = f"{file_id}."
+    for path in data_dir.iterdir():
+        name = path.name
+        if name.startswith(prefix) and name.endswith(".npy") and "." not in name[len(prefix):-len(".npy")]:
+            path.unlink()
+
+
+def read_manifest(path: Path) -> dict:
+    """A prepared folder's ``manifest.json``: ``{"settings": {...}, "files": {key: entry}}``.
+
+    Raises ``ValueError`` naming the file when it is not JSON of that shape.
+    """
+    try:
+        manifest = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as error:
+        raise ValueError(f"data_dir: unreadable manifest {str(path)!r} ({error}); prepare the audio again "
+                         "into a new folder") from None
+    if (not isinstance(manifest, dict) or not isinstance(manifest.get("settings"), dict)
+            or not isinstance(manifest.get("files"), dict)
+            or not all(isinstance(e, dict) for e in manifest["files"].values())):
+        raise ValueError(f"data_dir: {str(path)!r} is not a manifest of `torchddsp prepare` (expected settings and "
+                         "files tables); prepare the audio again into a new folder")
+    return manifest
+
+
 def _features(extract: Callable, audio: np.ndarray, sample_rate: int, hop_size: int, frames: int) -> dict:
     """Run the extractor; raise ``ValueError`` (a reason to skip the file) on missing or non-finite values."""
     features = extract(torch.from_numpy(audio), sample_rate, hop_size)
@@ -122,7 +166,7 @@ def prepare(audio_dir: str | Path, out_dir: str | Path, sample_rate: int = 16000
     settings = {"version": MANIFEST_VERSION, "sample_rate": sample_rate, "hop_size": hop_size,
                 "example_frames": example_frames, "f0_method": f0_method, "f0_refine": bool(f0_refine)}
     manifest_path = out / "manifest.json"
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    manifest = read_manifest(manifest_path) if manifest_path.exists() else {}
     if manifest.get("settings") != settings:
         manifest = {"settings": settings, "files": {}}          # different settings: start afresh
     extract = extractor or _default_extractor(f0_method, f0_refine)
@@ -135,8 +179,8 @@ def prepare(audio_dir: str | Path, out_dir: str | Path, sample_rate: int = 16000
     present = {str(path.relative_to(root)) for path in files}
     for key in sorted(set(manifest["files"]) - present):         # sources deleted since the last run
         entry = manifest["files"].pop(key)
-        for old in (out / "data").glob(f"{entry.get('id', '?')}.*.npy"):
-            old.unlink()
+        if entry.get("status") == "done":
+            _remove_arrays(out / "data", checked_file_id(entry, manifest_path))
     for path in iterator:
         key = str(path.relative_to(root))
         stat = path.stat()
@@ -177,9 +221,10 @@ def compute_statistics(out: Path, manifest: dict, confidence_threshold: float = 
     for entry in manifest["files"].values():
         if entry["status"] != "done":
             continue
-        loud = np.load(out / "data" / f"{entry['id']}.loudness_db.npy")
-        pitch = np.load(out / "data" / f"{entry['id']}.f0_hz.npy")
-        conf = np.load(out / "data" / f"{entry['id']}.f0_confidence.npy")
+        file_id = checked_file_id(entry, out / "manifest.json")
+        loud = np.load(out / "data" / f"{file_id}.loudness_db.npy")
+        pitch = np.load(out / "data" / f"{file_id}.f0_hz.npy")
+        conf = np.load(out / "data" / f"{file_id}.f0_confidence.npy")
         loudness.append(loud)
         f0.append(pitch[confident_frames(pitch, conf, confidence_threshold)])
     if not loudness:

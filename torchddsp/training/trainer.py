@@ -21,6 +21,7 @@ process group unless the caller already has, and then destroys it when it return
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import time
@@ -31,6 +32,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from torchddsp.files import write_text_atomically
 from torchddsp.training.averaging import weight_average
 from torchddsp.training.checkpoint import inference_weights, latest_checkpoint, load_checkpoint, save_checkpoint
 from torchddsp.training.config import RunConfig
@@ -74,14 +76,65 @@ def _restore_average(average, checkpoint: Path, state: dict, log) -> None:
         log(f"train: {checkpoint} holds no weight average; the average starts from its weights")
 
 
+# Settings a resumed run may change: how long it runs and how it reports, not what it computes.
+RESUMABLE_SETTINGS = ("train.steps", "train.time_limit_seconds", "train.threads", "train.checkpoint_every",
+                      "train.log_every", "train.audio_every")
+
+
+def _flat(table: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in table.items():
+        if isinstance(value, dict):
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def check_run_dir(run_dir: Path, checkpoint: Path | None, resume: bool, config: RunConfig) -> None:
+    """The run folder's state machine: a new run needs a folder without a run, a resume needs a checkpoint
+    and the same settings (other than ``RESUMABLE_SETTINGS``). Raises ``ValueError`` saying what to do."""
+    if checkpoint is not None and not resume:
+        raise ValueError(f"run_dir: {str(run_dir)!r} already holds a checkpoint; pass --resume to continue it "
+                         "or choose a new RUN_DIR")
+    if checkpoint is None:
+        if resume:
+            raise ValueError(f"run_dir: nothing to resume in {str(run_dir)!r} (no complete checkpoint); check the "
+                             "path, or leave out --resume to start a new run there")
+        leftovers = [name for name in ("losses.csv", "checkpoints") if (run_dir / name).exists()]
+        if leftovers:
+            raise ValueError(f"run_dir: {str(run_dir)!r} holds a run without a complete checkpoint "
+                             f"({', '.join(leftovers)}); choose a new RUN_DIR, or delete that one to start again")
+        return
+    saved_file = run_dir / "config.json"
+    try:
+        saved = _flat(json.loads(saved_file.read_text()))
+    except (OSError, ValueError) as error:
+        raise ValueError(f"run_dir: cannot read the run's settings {str(saved_file)!r} ({error}); "
+                         "they are needed to resume it") from None
+    wanted = _flat(json.loads(json.dumps(config.to_dict())))
+    # Keys of one side only are a layout change between versions (an older run's config), not a new setting.
+    changed = [f"{key} {saved[key]!r} -> {wanted[key]!r}" for key in sorted(set(saved) & set(wanted))
+               if key not in RESUMABLE_SETTINGS and saved[key] != wanted[key]]
+    if changed:
+        raise ValueError(f"config: resuming {str(run_dir)!r} with different settings ({'; '.join(changed)}); "
+                         f"use the run's own settings (only {', '.join(RESUMABLE_SETTINGS)} may change) "
+                         "or start a new RUN_DIR")
+
+
 def _truncate_log(path: Path, step: int) -> None:
-    """Drop loss-log rows written after the checkpoint we resume from."""
+    """Keep the loss-log rows of steps before the checkpoint we resume from, rewritten atomically.
+
+    Rows written after the checkpoint go, and so do blank or torn rows (a crash mid-write)."""
     if not path.exists():
         return
-    rows = list(csv.reader(path.open()))
-    kept = [rows[0]] + [r for r in rows[1:] if int(r[0]) < step] if rows else []
-    with path.open("w", newline="") as f:
-        csv.writer(f).writerows(kept)
+    with path.open(newline="") as f:
+        rows = list(csv.reader(f))
+    header = rows[0] if rows else ["step", "loss", "learning_rate"]
+    kept = [r for r in rows[1:] if len(r) == len(header) and r[0].isdigit() and int(r[0]) < step]
+    text = io.StringIO()
+    csv.writer(text).writerows([header, *kept])
+    write_text_atomically(path, text.getvalue())
 
 
 def train(data_dir: str | Path, run_dir: str | Path, config: RunConfig, resume: bool = False,
@@ -108,9 +161,7 @@ def _train(rank, world, data_dir, run_dir, config, resume, progress, log) -> dic
     average = weight_average(model, config.train.average_decay) if config.train.average_decay > 0 else None
     start = 0
     checkpoint = latest_checkpoint(run_dir)
-    if checkpoint is not None and not resume:
-        raise ValueError(f"run_dir: {str(run_dir)!r} already holds a checkpoint; pass --resume to continue it "
-                         "or choose a new RUN_DIR")
+    check_run_dir(run_dir, checkpoint, resume, config)
     if checkpoint is not None:
         state = load_checkpoint(checkpoint, model, optimizers["model"], extras=extras)
         start = state["step"]
@@ -120,7 +171,7 @@ def _train(rank, world, data_dir, run_dir, config, resume, progress, log) -> dic
             log(f"train: resuming from {checkpoint} (step {start})")
     if rank == 0:
         run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=1))
+        write_text_atomically(run_dir / "config.json", json.dumps(config.to_dict(), indent=1))
         _truncate_log(run_dir / "losses.csv", start)
     wrapped = {name: torch.nn.parallel.DistributedDataParallel(module) if world > 1 else module
                for name, module in modules.items()}

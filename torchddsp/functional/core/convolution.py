@@ -10,7 +10,7 @@ against ``N >> K`` samples of audio), the long one is cut into blocks of ``B = M
 samples, each block is convolved with one FFT of the power-of-two size ``M >= 2K`` and the
 results are overlap-added (``scipy.signal.oaconvolve``):
 
-.. math:: (x * h)[n] = \sum_b (x_b * h)[n - bB], \qquad x_b[t] = x[bB + t],\ 0 \le t < B .
+.. math:: (x * h)[n] = \\sum_b (x_b * h)[n - bB], \\qquad x_b[t] = x[bB + t],\\ 0 \\le t < B .
 
 Same result up to float rounding, and several times faster: the blocks stay in cache, and one
 large FFT of an awkward size (e.g. 168750 = 2 3^3 5^5 points for 10 s at 16 kHz and a 0.5 s
