@@ -294,3 +294,33 @@ def test_output_folders_are_created_and_bad_names_refused_before_any_work(run_di
     assert json.loads(json_path.read_text())[0]["file"] == str(source)
     assert main(["evaluate", str(run_dir), str(source), "--json", str(source)]) == 2
     assert "--json" in capsys.readouterr().err and sf.read(str(source))[1] == SR
+
+
+@pytest.mark.parametrize("samples", [1, 10, 700])
+def test_a_very_short_recording_is_resynthesised(run_dir, tmp_path, samples, capsys):
+    """Probe of issue 12: a 1-sample input crashed resynth (and its report), though prepare accepts it."""
+    source = tmp_path / "short.wav"
+    sf.write(str(source), np.full(samples, 0.1, dtype=np.float32), SR)
+    assert main(["resynth", str(run_dir), str(source), str(tmp_path / "out.wav")]) == 0
+    audio, rate = sf.read(str(tmp_path / "out.wav"))
+    assert rate == SR and len(audio) == -(-samples // HOP) * HOP and np.isfinite(audio).all()
+    assert (tmp_path / "out.html").is_file()
+
+
+@pytest.mark.parametrize("state", ["", "[]", "{}", '{"step": 3}', '{"step": -1, "config": {}}', "{broken",
+                                   '{"step": 3, "config": {"model": {"n_harmonics": 5000000}}}',
+                                   '{"step": 3, "config": {"model": {"hidden": 0}}}'])
+def test_a_broken_or_absurd_state_json_is_an_error_naming_it(run_dir, tmp_path, state, capsys):
+    import shutil
+
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    checkpoint = latest_checkpoint(copy)
+    (checkpoint / "state.json").write_text(state)
+    with pytest.raises(ValueError, match="state.json"):
+        load_trained(copy)
+    source = tmp_path / "in.wav"
+    sf.write(str(source), harmonic(TRAIN_F0, 0.3, SR), SR)
+    assert main(["resynth", str(copy), str(source), str(tmp_path / "out.wav")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "state.json" in err and "Traceback" not in err

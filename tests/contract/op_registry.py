@@ -114,6 +114,7 @@ EXCLUDED = {
     "core.framing.cola_constant": "returns a Python float from a window and a hop: a COLA check, not a tensor op",
     "core.constant_cache.constant_cache": "a decorator for building constant tensors, not an op",
     "core.convolution.next_fast_len": "an integer FFT size from an integer; no tensor",
+    "spectral.stft.padding_for": "a pad-mode name from two integers; no tensor",
     "core.upsample.interpolation_weights": "constant interpolation weights from an integer hop; no tensor input",
     "core.noise.white_noise": "draws noise from a shape and a seed; no tensor input, no gradient",
     "core.noise.white_noise_like": "draws noise shaped like its input; no gradient",

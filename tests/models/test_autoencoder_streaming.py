@@ -46,3 +46,4 @@ def test_autoencoder_without_mfcc_when_it_needs_them_names_the_argument():
     f0, loudness, _ = _features(1, 3, 3)
     with pytest.raises(ValueError, match="mfcc"):
         model(f0.float(), loudness.float())
+

@@ -419,3 +419,14 @@ def test_train_command_rejects_invalid_train_values(tone_data, tmp_path, capsys,
                  *sum((["--set", s] for s in TINY + ["train.steps=2", *settings]), [])])
     err = capsys.readouterr().err
     assert code == 2 and key in err and "Traceback" not in err, err
+
+
+def test_a_diverging_loss_is_a_one_line_error(tone_data, tmp_path, capsys):
+    """Probe of issue 12: a non-finite loss printed a good message wrapped in a traceback."""
+    huge = ["train.steps=2", "losses.multi_resolution_stft.weight=1e308"]      # weight * loss overflows to inf
+    with pytest.raises(FloatingPointError, match="loss became inf at step 0"):
+        train(tone_data, tmp_path / "a", load_config("small", TINY + huge), progress=False, log=quiet)
+    args = ["train", str(tone_data), str(tmp_path / "b"), "--quiet", *sum((["--set", s] for s in TINY + huge), [])]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "loss became inf" in err and "Traceback" not in err

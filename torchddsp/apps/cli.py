@@ -211,6 +211,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:           # bad input: say what was wrong, no traceback
         print(f"torchddsp {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except FloatingPointError as error:   # training diverged: the message says where, and that the run is intact
+        print(f"torchddsp {args.command}: error: {error}", file=sys.stderr)
+        return 1
     except OSError as error:              # the system refused (disk full, permissions): say so, no traceback
         where = f" ({error.filename})" if error.filename else ""
         print(f"torchddsp {args.command}: error: {error.strerror or error}{where}", file=sys.stderr)

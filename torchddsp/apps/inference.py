@@ -10,7 +10,6 @@ rate: the input is resampled to the model's rate.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ import torch
 from torchddsp.features import confident_frames, extract_features
 from torchddsp.functional.core.resample import resample
 from torchddsp.models import DDSPAutoencoder, ModelConfig
-from torchddsp.training.checkpoint import inference_weights, latest_checkpoint, load_checkpoint
+from torchddsp.training.checkpoint import inference_weights, latest_checkpoint, load_checkpoint, read_state
 
 
 @dataclass
@@ -47,12 +46,20 @@ def load_trained(run_dir: str | Path) -> TrainedModel:
     checkpoint = latest_checkpoint(run_dir)
     if checkpoint is None:
         raise ValueError(f"run_dir: expected a training run with a checkpoint, received {str(run_dir)!r}")
-    state = json.loads((checkpoint / "state.json").read_text())
+    state = read_state(checkpoint)
+    if not isinstance(state.get("config"), dict) or not isinstance(state["config"].get("model", {}), dict):
+        raise ValueError(f"checkpoint: {str(checkpoint / 'state.json')!r} holds no model config table; "
+                         "this folder was not written by `torchddsp train`")
     task = state["config"].get("task", "autoencoder")         # runs saved before tasks existed are autoencoders
     if task != "autoencoder":
         raise ValueError(f"run_dir: expected a run of the autoencoder task, received {str(run_dir)!r} "
                          f"of task {task!r}")
-    model = DDSPAutoencoder(ModelConfig.from_dict(state["config"]["model"]))
+    try:
+        config = ModelConfig.from_dict(state["config"].get("model", {}))
+    except ValueError as error:                 # checked before any allocation
+        raise ValueError(f"checkpoint: {str(checkpoint / 'state.json')!r} holds an invalid model config: "
+                         f"{error}") from None
+    model = DDSPAutoencoder(config)
     load_checkpoint(checkpoint, model, weights=inference_weights(checkpoint))
     model.eval()
     return TrainedModel(model, state.get("stats", {}), state.get("f0_method", "yin"), Path(run_dir),

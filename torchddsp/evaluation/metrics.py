@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 
 from torchddsp.features.confidence import EVALUATION_F0_CONFIDENCE
-from torchddsp.functional.spectral.stft import stft
+from torchddsp.functional.spectral.stft import padding_for, stft
 
 __all__ = ["MSS_FFT_SIZES", "EVALUATION_F0_CONFIDENCE", "multiscale_spectral_distance", "loudness_l1", "f0_l1_cents",
            "f0_outlier_ratio"]
@@ -33,10 +33,10 @@ def multiscale_spectral_distance(x: torch.Tensor, y: torch.Tensor, n_ffts=MSS_FF
     x, y = x[..., :length].double(), y[..., :length].double()
     total = 0.0
     for n_fft in n_ffts:
-        # Reflect padding needs more than n_fft / 2 samples; shorter clips are zero-padded instead.
-        pad_mode = "reflect" if length > n_fft // 2 else "constant"
+        pad_mode = padding_for(length, n_fft)
         spec = [stft(s, n_fft, n_fft // 4, window="hann", center=True, pad_mode=pad_mode).abs() for s in (x, y)]
-        total += float((spec[0] - spec[1]).abs().mean() + (torch.log(spec[0] + eps) - torch.log(spec[1] + eps)).abs().mean())
+        log_distance = (torch.log(spec[0] + eps) - torch.log(spec[1] + eps)).abs().mean()
+        total += float((spec[0] - spec[1]).abs().mean() + log_distance)
     return total / len(n_ffts)
 
 

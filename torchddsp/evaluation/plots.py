@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from torchddsp.functional.spectral.stft import stft
+from torchddsp.functional.spectral.stft import padding_for, stft
 
 
 def save_spectrogram_png(path: str | Path, audio: torch.Tensor, sample_rate: int, title: str = "",
@@ -18,7 +18,7 @@ def save_spectrogram_png(path: str | Path, audio: torch.Tensor, sample_rate: int
     import matplotlib.pyplot as plt
 
     x = audio.detach().cpu().to(torch.float32).reshape(-1)
-    spec = stft(x, n_fft, hop_length, window="hann").abs()
+    spec = stft(x, n_fft, hop_length, window="hann", pad_mode=padding_for(len(x), n_fft)).abs()
     db = 20 * torch.log10(spec.clamp_min(1e-6)).numpy()
     fig, ax = plt.subplots(figsize=(10, 4), dpi=100)
     extent = (0.0, len(x) / sample_rate, 0.0, sample_rate / 2)

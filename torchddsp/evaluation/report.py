@@ -13,7 +13,7 @@ import torch
 
 from torchddsp.data.audio import write_wav
 from torchddsp.files import write_text_atomically
-from torchddsp.functional.spectral.stft import stft
+from torchddsp.functional.spectral.stft import padding_for, stft
 
 
 def _figure():
@@ -47,7 +47,7 @@ def spectrogram_tag(signals: dict[str, torch.Tensor], sample_rate: int, n_fft: i
     fig, axes = plt.subplots(1, len(signals), figsize=(5 * len(signals), 3.2), squeeze=False)
     for ax, (name, x) in zip(axes[0], signals.items()):
         x = x.detach().cpu().float().reshape(-1)
-        spec = stft(x, n_fft, n_fft // 4, window="hann").abs()
+        spec = stft(x, n_fft, n_fft // 4, window="hann", pad_mode=padding_for(len(x), n_fft)).abs()
         db = 20 * torch.log10(spec.clamp_min(1e-6)).numpy()
         ax.imshow(db, origin="lower", aspect="auto", cmap="magma", vmin=db.max() - 80, vmax=db.max(),
                   extent=(0, len(x) / sample_rate, 0, sample_rate / 2))

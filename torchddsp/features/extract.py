@@ -10,6 +10,7 @@ render ``frames * hop_size >= time`` samples aligned with the recording, without
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -20,6 +21,9 @@ from torchddsp.features.crepe import crepe
 from torchddsp.features.f0_refine import refine_f0
 from torchddsp.features.loudness import loudness
 from torchddsp.features.yin import check_audio, check_f0_range, num_frames, yin
+
+# Recordings shorter than this are analysed with silence after them (longer than every analysis window).
+SHORTEST_ANALYSIS_SECONDS = 0.3
 
 __all__ = ["extract_features", "harvest", "F0_METHODS"]
 
@@ -95,6 +99,18 @@ def extract_features(audio: torch.Tensor, sample_rate: float, hop_size: int, f0_
     check_positive("sample_rate", sample_rate)
     check_positive_int("hop_size", hop_size)
     check_choice("f0_method", f0_method, F0_METHODS)
+    time = audio.shape[-1]
+    shortest = math.ceil(SHORTEST_ANALYSIS_SECONDS * sample_rate)
+    if time < shortest:
+        # Too short for the trackers' and the loudness' analysis windows: analyse the recording
+        # followed by silence and keep its own frames (a 1-sample file gets one frame).
+        padded = torch.nn.functional.pad(audio, (0, shortest - time))
+        features = extract_features(padded, sample_rate, hop_size, f0_method, fmin=fmin, fmax=fmax,
+                                    crepe_capacity=crepe_capacity, yin_threshold=yin_threshold,
+                                    median_filter=median_filter, f0_refine=f0_refine,
+                                    loudness_n_fft=loudness_n_fft, batch_size=batch_size)
+        frames = -(-time // hop_size)
+        return {name: value[..., :frames] for name, value in features.items()}
     if f0_method in ("crepe", "crepe-tiny"):
         capacity = "tiny" if f0_method == "crepe-tiny" else crepe_capacity
         est = crepe(audio, sample_rate, hop_size, capacity, fmin=fmin, fmax=fmax, batch_size=batch_size)

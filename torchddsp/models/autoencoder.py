@@ -14,10 +14,16 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from torchddsp.checks import check_nonnegative, dataclass_from_dict
+from torchddsp.checks import dataclass_from_dict
 from torchddsp.functional.controls.scaling import hz_to_midi
 from torchddsp.models.decoder import Decoder
 from torchddsp.processors import HarmonicPlusNoise, Reverb
+
+# Valid ranges of the architecture's settings, checked before anything is allocated (a config or a
+# checkpoint from elsewhere could otherwise ask for gigabytes). Generous: far beyond published models.
+MODEL_LIMITS = {"sample_rate": (1000, 384000), "hop_size": (1, 65536), "n_harmonics": (1, 4096),
+                "n_noise_bands": (1, 4096), "hidden": (1, 8192), "mlp_layers": (1, 64), "z_size": (0, 4096),
+                "n_mfcc": (1, 512), "reverb_seconds": (0.0, 60.0), "amplitude_floor": (0.0, 1.0)}
 
 
 @dataclass
@@ -36,8 +42,15 @@ class ModelConfig:
     amplitude_floor: float = 1e-7       # smallest harmonic amplitude / noise magnitude (exp_sigmoid threshold)
 
     def __post_init__(self):
-        for name in ("reverb_seconds", "amplitude_floor"):
-            check_nonnegative(f"model.{name}", getattr(self, name))
+        for name, (low, high) in MODEL_LIMITS.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high \
+                    or (isinstance(low, int) and not isinstance(value, int)):
+                kind = "an integer" if isinstance(low, int) else "a number"
+                raise ValueError(f"model.{name}: expected {kind} in [{low}, {high}], received {value!r}")
+        if self.hop_size > self.sample_rate:
+            raise ValueError(f"model.hop_size: expected at most model.sample_rate = {self.sample_rate} samples, "
+                             f"received {self.hop_size}")
 
     @classmethod
     def from_dict(cls, values: dict) -> "ModelConfig":

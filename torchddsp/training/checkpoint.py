@@ -134,6 +134,23 @@ def _load_optimizer(optimizer: torch.optim.Optimizer, file: Path) -> None:
                          f"({type(error).__name__}: {error})") from error
 
 
+def read_state(path: str | Path) -> dict:
+    """A checkpoint's ``state.json``, checked to be a table with its ``step``.
+
+    Raises ``ValueError`` naming the file when it is unreadable, not JSON or not of that shape.
+    """
+    meta = Path(path) / "state.json"
+    try:
+        state = json.loads(meta.read_text())
+    except (OSError, ValueError) as error:
+        raise ValueError(f"checkpoint: unreadable {str(meta)!r} ({type(error).__name__}: {error})") from None
+    step = state.get("step") if isinstance(state, dict) else None
+    if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+        raise ValueError(f"checkpoint: {str(meta)!r} is not a checkpoint state (expected a table with a step >= 0), "
+                         f"received {str(state)[:80]!r}")
+    return state
+
+
 def load_checkpoint(path: str | Path, model: torch.nn.Module | None = None,
                     optimizer: torch.optim.Optimizer | None = None, weights: str = "model",
                     extras: dict | None = None) -> dict:
@@ -151,7 +168,7 @@ def load_checkpoint(path: str | Path, model: torch.nn.Module | None = None,
     for f in (file, meta):
         if not f.exists():
             raise ValueError(f"checkpoint: expected {f} to exist, it does not")
-    state = json.loads(meta.read_text())
+    state = read_state(path)
     if model is not None:
         _load_weights(model, file)
     if optimizer is not None:

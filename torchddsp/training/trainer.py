@@ -271,6 +271,6 @@ def _update(losses: dict, modules: dict, optimizers: dict, grad_clip: float, ste
         optimizers[name].step()
         totals[name] = float(total.detach())
         if not np.isfinite(totals[name]):
-            raise RuntimeError(f"train: the {name} loss became {totals[name]} at step {step}; "
+            raise FloatingPointError(f"train: the {name} loss became {totals[name]} at step {step}; "
                                "the last checkpoint is intact")
     return totals

@@ -7,10 +7,11 @@ from torchddsp.functional.spectral.stft import (
            STFTConfig,
            WindowSpec,
            istft,
+           padding_for,
            power_spectrum,
            stft,
            stft_magnitude,
 )
 
-__all__ = ["stft", "istft", "stft_magnitude", "STFTConfig", "WindowSpec", "PAD_MODES", "power_spectrum",
+__all__ = ["stft", "istft", "padding_for", "stft_magnitude", "STFTConfig", "WindowSpec", "PAD_MODES", "power_spectrum",
            "hz_to_mel", "mel_to_hz", "mel_filterbank", "mel_filterbank_pinv"]

@@ -220,6 +220,12 @@ def _flatten_signal(x: torch.Tensor, name: str) -> tuple[torch.Tensor, torch.Siz
     return x.reshape(-1, x.shape[-1]), x.shape[:-1]
 
 
+def padding_for(length: int, n_fft: int) -> str:
+    """The centring pad mode for a signal of ``length`` samples: ``"reflect"`` when it is long enough
+    (more than ``n_fft // 2`` samples), else ``"constant"`` (zeros), so any clip has a spectrogram."""
+    return "reflect" if length > n_fft // 2 else "constant"
+
+
 def stft(input: torch.Tensor, n_fft: int, hop_length: int | None = None, win_length: int | None = None,
          window: WindowSpec = "hann", center: bool = True, pad_mode: str = "reflect") -> torch.Tensor:
     """One-sided STFT ``(..., n_fft // 2 + 1, frames)`` (complex) of ``input`` ``(..., time)``.
