@@ -74,6 +74,15 @@ def test_loss_curve_from_the_log_and_without_one(tmp_path):
     assert decode(uri, "data:image/png;base64,")[:8] == PNG_MAGIC
 
 
+@pytest.mark.parametrize("damage", ["40,", "40", "\n", "40,0.1", "x,y,z"])
+def test_a_torn_log_row_does_not_break_the_report(tmp_path, damage):
+    """Probe of issue 12: a torn last row made every later resynth/transfer/demo crash in the report."""
+    rows = "".join(f"{i},{3.0 / (1 + i):.6f},0.001\n" for i in range(40))
+    (tmp_path / "losses.csv").write_text("step,loss,learning_rate\n" + rows + damage)
+    (uri,) = sources(report.loss_curve_tag(tmp_path / "losses.csv"))
+    assert decode(uri, "data:image/png;base64,")[:8] == PNG_MAGIC
+
+
 def test_write_report_orders_sections_and_escapes_text(tmp_path):
     path = report.write_report(tmp_path / "sub" / "r.html", "Run <1> & co",
                                [("First", "<p>one</p>"), ("Second <b>", "<p>two</p>")])

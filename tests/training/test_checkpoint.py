@@ -243,3 +243,15 @@ def test_extra_modules_round_trip_beside_the_model_and_cannot_take_its_names(tmp
             save_checkpoint(tmp_path, 3, model, optimizer, {}, extras={name: (critic, critic_optimizer)})
     with pytest.raises(ValueError, match="other.safetensors"):
         load_checkpoint(path, extras={"other": (fresh, fresh_optimizer)})
+
+
+def test_checkpoints_get_the_usual_permissions(tmp_path):
+    """Probe of issue 12: checkpoints were written 0700/0600 (private to the writer), unlike other files."""
+    model = torch.nn.Linear(2, 2)
+    final = save_checkpoint(tmp_path, 1, model, torch.optim.Adam(model.parameters()), {})
+    umask = os.umask(0)
+    os.umask(umask)
+    assert final.stat().st_mode & 0o777 == 0o777 & ~umask
+    for name in ("model.safetensors", "state.json"):
+        assert (final / name).stat().st_mode & 0o777 == 0o666 & ~umask, name
+    assert (tmp_path / "checkpoints" / "latest").stat().st_mode & 0o777 == 0o666 & ~umask

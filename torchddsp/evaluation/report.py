@@ -92,12 +92,18 @@ def distribution_tag(distribution: torch.Tensor, frame_rate: float) -> str:
 def loss_curve_tag(losses_csv: Path) -> str:
     if not losses_csv.exists():
         return "<p>(no loss log)</p>"
-    rows = list(csv.DictReader(losses_csv.open()))
-    if not rows:
+    points = []
+    with losses_csv.open(newline="") as f:
+        for row in csv.DictReader(f):
+            try:                                  # a row torn by a crash is left out, not fatal
+                points.append((int(row["step"]), float(row["loss"])))
+            except (TypeError, ValueError):
+                continue
+    if not points:
         return "<p>(no loss log)</p>"
     plt = _figure()
-    steps = np.array([int(r["step"]) for r in rows])
-    losses = np.array([float(r["loss"]) for r in rows])
+    steps = np.array([p[0] for p in points])
+    losses = np.array([p[1] for p in points])
     fig, ax = plt.subplots(figsize=(10, 3))
     ax.plot(steps, losses, alpha=0.4, label="loss")
     if len(losses) >= 25:
