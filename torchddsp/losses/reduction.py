@@ -21,8 +21,11 @@ def check_signal_pair(input, target) -> tuple[torch.Tensor, torch.Tensor, torch.
     check_tensor("input", input, min_dim=1)
     check_tensor("target", target, min_dim=1)
     for name, t in (("input", input), ("target", target)):
-        if t.is_complex():
-            raise ValueError(f"{name}: expected a real floating-point tensor, received dtype {t.dtype}")
+        if t.dtype not in (torch.float32, torch.float64):
+            raise ValueError(f"{name}: expected a real float32 or float64 tensor, received dtype {t.dtype}")
+        if t.shape[-1] == 0 or t.numel() == 0:
+            raise ValueError(f"{name}: expected at least one signal of at least one sample, received shape "
+                             f"{tuple(t.shape)}")
     if input.shape[-1] != target.shape[-1]:
         raise ValueError(f"target: expected the same number of samples (last axis) as input, "
                          f"received {target.shape[-1]} and input has {input.shape[-1]}")

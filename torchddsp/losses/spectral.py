@@ -87,9 +87,9 @@ def _check_magnitude_pair(input_mag, target_mag) -> None:
 # ----------------------------------------------------------------------------- terms on magnitudes
 
 def _safe_sqrt(v: torch.Tensor) -> torch.Tensor:
-    """sqrt with gradient 0 (not inf) at 0, so a perfect match gives finite gradients."""
-    positive = v > 0
-    return torch.where(positive, torch.sqrt(torch.where(positive, v, torch.ones_like(v))), torch.zeros_like(v))
+    """sqrt with gradient 0 (not inf) at 0, so a perfect match gives finite gradients; NaN stays NaN."""
+    nonzero = v != 0
+    return torch.where(nonzero, torch.sqrt(torch.where(nonzero, v, torch.ones_like(v))), torch.zeros_like(v))
 
 
 def spectral_convergence(input_mag: torch.Tensor, target_mag: torch.Tensor, reduction: str = "mean") -> torch.Tensor:

@@ -34,7 +34,14 @@ import math
 
 import torch
 
-from torchddsp.checks import check_choice, check_positive, check_positive_int, check_same_size, check_tensor
+from torchddsp.checks import (
+    check_choice,
+    check_positive,
+    check_positive_int,
+    check_same_size,
+    check_tensor,
+    checking_values,
+)
 from torchddsp.functional.core.phase import accumulate_phase
 from torchddsp.functional.core.upsample import UPSAMPLING_METHODS, interpolation_weights, upsample
 from torchddsp.kernels import harmonic_ops
@@ -86,6 +93,8 @@ def harmonic_bank(harmonic_amplitudes: torch.Tensor, f0: torch.Tensor, sample_ra
     if f0.shape[-2] not in (frames, frames * hop_size):
         raise ValueError(f"f0: expected {frames} frames or {frames * hop_size} samples on axis -2 "
                          f"(matching harmonic_amplitudes), received shape {tuple(f0.shape)}")
+    if checking_values() and not bool(torch.isfinite(f0.detach()).all()):
+        raise ValueError("f0: expected finite frequencies in Hz, received NaN or inf")
     lead = torch.broadcast_shapes(tuple(lead), tuple(f0.shape[:-2]))
     dtype = torch.promote_types(harmonic_amplitudes.dtype, f0.dtype)
     batch = math.prod(lead)

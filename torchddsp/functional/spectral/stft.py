@@ -215,8 +215,11 @@ class STFTConfig:
 
 def _flatten_signal(x: torch.Tensor, name: str) -> tuple[torch.Tensor, torch.Size]:
     check_tensor(name, x, min_dim=1)
-    if x.is_complex():
-        raise ValueError(f"{name}: expected a real floating-point tensor, received dtype {x.dtype}")
+    if x.dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"{name}: expected a real float32 or float64 tensor, received dtype {x.dtype}")
+    if x.shape[-1] == 0 or x.numel() == 0:
+        raise ValueError(f"{name}: expected at least one signal of at least one sample, received shape "
+                         f"{tuple(x.shape)}")
     return x.reshape(-1, x.shape[-1]), x.shape[:-1]
 
 

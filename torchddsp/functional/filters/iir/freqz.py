@@ -34,7 +34,7 @@ import math
 
 import torch
 
-from torchddsp.checks import broadcast_or_raise, check_positive, check_positive_int, check_tensor
+from torchddsp.checks import broadcast_or_raise, check_positive, check_positive_int, check_tensor, checking_values
 from torchddsp.functional.filters.iir.sosfilt import check_sos
 
 TWO_PI = 2.0 * math.pi
@@ -75,6 +75,9 @@ def _check_coefficients(b: torch.Tensor, a: torch.Tensor | None):
         raise ValueError(f"a: expected at least one coefficient, received shape {tuple(a.shape)}")
     if a.is_complex():
         raise ValueError(f"a: expected real coefficients, received dtype {a.dtype}")
+    if checking_values() and bool((a[..., 0] == 0).any()):
+        raise ValueError("a: expected a[..., 0] != 0 (the recursion divides by it), received a zero leading "
+                         "coefficient")
     broadcast_or_raise("b, a", b.shape[:-1], a.shape[:-1])
     dtype = torch.promote_types(b.dtype, a.dtype)
     return b.to(dtype), a.to(dtype)
