@@ -324,3 +324,11 @@ def test_a_broken_or_absurd_state_json_is_an_error_naming_it(run_dir, tmp_path, 
     assert main(["resynth", str(copy), str(source), str(tmp_path / "out.wav")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "state.json" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("octaves,loudness,culprit", [(100, 0.0, "octave_shift"), (-9, 0.0, "octave_shift"),
+                                                       (0, 1e6, "loudness_shift"), (0, float("nan"), "loudness_shift")])
+def test_transfer_refuses_absurd_shifts(trained, octaves, loudness, culprit):
+    """Probe of issue 12: +-100 octaves and +1e6 dB were accepted; a NaN shift was blamed on 'audio'."""
+    with pytest.raises(ValueError, match=f"^{culprit}: expected"):
+        transfer(trained, harmonic(TRAIN_F0, 0.3, SR), SR, octaves, loudness)

@@ -188,6 +188,7 @@ def test_malicious_optimizer_pickle_is_refused_and_never_runs(tmp_path, format):
     with pytest.raises(ValueError, match="optimizer.pt") as error:
         load_checkpoint(path, fresh, fresh_optimizer)
     assert "safe" in str(error.value)
+    assert "weights_only" not in str(error.value), "the refusal must not suggest the unsafe way round it"
     assert not marker.exists(), "the pickled payload ran"
 
 

@@ -430,3 +430,20 @@ def test_a_diverging_loss_is_a_one_line_error(tone_data, tmp_path, capsys):
     assert main(args) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "loss became inf" in err and "Traceback" not in err
+
+
+def test_a_resume_removes_what_killed_writes_left_behind(short_run, tone_data, tmp_path):
+    """Probe of issue 12: stale ``.tmp_*`` folders and ``.latest.*`` files were never removed."""
+    source, _, _, _ = short_run
+    run_dir = tmp_path / "run"
+    shutil.copytree(source, run_dir)
+    checkpoints = run_dir / "checkpoints"
+    (checkpoints / ".tmp_abc").mkdir()
+    (checkpoints / ".tmp_abc" / "model.safetensors").write_bytes(b"torn")
+    (checkpoints / ".latest.x1y2").write_text("step_000")
+    messages = []
+    train(tone_data, run_dir, load_config("small", TINY + ["train.steps=41", "train.checkpoint_every=10"]),
+          resume=True, progress=False, log=messages.append)
+    assert not [p.name for p in checkpoints.iterdir() if p.name.startswith(".")]
+    assert sum("interrupted write" in m for m in messages) == 2
+    assert latest_checkpoint(run_dir).name == "step_00000041"

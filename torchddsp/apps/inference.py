@@ -103,8 +103,25 @@ def resynthesize(trained: TrainedModel, audio: np.ndarray, sample_rate: int, see
     return {**features, "output": render(trained, features["f0_hz"], features["loudness_db"], seed)}
 
 
+MAX_OCTAVE_SHIFT = 8             # 2^8: from 20 Hz past 5 kHz
+MAX_LOUDNESS_SHIFT_DB = 120.0    # the loudness floor is -120 dB
+
+
 def transfer(trained: TrainedModel, audio: np.ndarray, sample_rate: int, octave_shift: int | None = None,
              loudness_shift_db: float | None = None, seed: int = 0) -> dict:
+    """Render ``audio``'s melody with the learned timbre; shifts default to :func:`automatic_shifts`.
+
+    ``octave_shift`` is an integer in ``[-MAX_OCTAVE_SHIFT, MAX_OCTAVE_SHIFT]``; ``loudness_shift_db``
+    a finite number of dB in ``[-MAX_LOUDNESS_SHIFT_DB, MAX_LOUDNESS_SHIFT_DB]``.
+    """
+    if octave_shift is not None and (isinstance(octave_shift, bool) or not isinstance(octave_shift, int)
+                                     or abs(octave_shift) > MAX_OCTAVE_SHIFT):
+        raise ValueError(f"octave_shift: expected an integer in [-{MAX_OCTAVE_SHIFT}, {MAX_OCTAVE_SHIFT}] "
+                         f"(beyond that f0 leaves the audible range), received {octave_shift!r}")
+    if loudness_shift_db is not None and not (isinstance(loudness_shift_db, (int, float))
+                                              and abs(loudness_shift_db) <= MAX_LOUDNESS_SHIFT_DB):
+        raise ValueError(f"loudness_shift: expected a number of dB in [-{MAX_LOUDNESS_SHIFT_DB}, "
+                         f"{MAX_LOUDNESS_SHIFT_DB}], received {loudness_shift_db!r}")
     features = analyse(trained, audio, sample_rate)
     auto_octaves, auto_loudness = automatic_shifts(trained, features)
     octaves = auto_octaves if octave_shift is None else octave_shift

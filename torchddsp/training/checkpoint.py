@@ -94,6 +94,24 @@ def save_checkpoint(run_dir: str | Path, step: int, model: torch.nn.Module, opti
     return final
 
 
+def remove_stale_temporaries(run_dir: str | Path) -> list[Path]:
+    """Delete what killed writes left in ``RUN_DIR/checkpoints``: ``.tmp_*`` folders and ``.latest.*`` files.
+
+    Call it when no other process writes the run (the trainer does, before its first step).
+    Returns what was removed.
+    """
+    root = Path(run_dir) / "checkpoints"
+    if not root.is_dir():
+        return []
+    stale = [p for p in root.iterdir() if p.name.startswith((".tmp_", ".latest."))]
+    for path in stale:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    return stale
+
+
 def _complete_checkpoints(root: Path) -> list[Path]:
     """The ``step_*`` folders under ``root`` that hold weights and state, oldest step first."""
     found = [(int(m.group(1)), p) for p in root.glob("step_*") if (m := STEP_NAME.fullmatch(p.name))
@@ -134,8 +152,12 @@ def _load_optimizer(optimizer: torch.optim.Optimizer, file: Path) -> None:
     try:
         optimizer.load_state_dict(torch.load(file, map_location="cpu", weights_only=True))
     except Exception as error:              # an unsafe pickle is refused here, never executed
-        raise ValueError(f"checkpoint: {file} is not a safe optimiser state "
-                         f"({type(error).__name__}: {error})") from error
+        # PyTorch's own message suggests weights_only=False, the unsafe way: keep only the line saying what it met.
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        facts = [line for line in lines if "weights_only" not in line and "Weights only" not in line]
+        reason = facts[0] if facts else type(error).__name__
+        raise ValueError(f"checkpoint: {file} is not a safe optimiser state ({reason}); it was not loaded. "
+                         "Use checkpoints written by torchddsp from a source you trust") from None
 
 
 def read_state(path: str | Path) -> dict:

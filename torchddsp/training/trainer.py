@@ -34,7 +34,13 @@ import torch.distributed as dist
 
 from torchddsp.files import write_text_atomically
 from torchddsp.training.averaging import weight_average
-from torchddsp.training.checkpoint import inference_weights, latest_checkpoint, load_checkpoint, save_checkpoint
+from torchddsp.training.checkpoint import (
+    inference_weights,
+    latest_checkpoint,
+    load_checkpoint,
+    remove_stale_temporaries,
+    save_checkpoint,
+)
 from torchddsp.training.config import RunConfig
 from torchddsp.training.task import Task
 from torchddsp.training.tasks import get_task
@@ -170,6 +176,8 @@ def _train(rank, world, data_dir, run_dir, config, resume, progress, log) -> dic
         if rank == 0:
             log(f"train: resuming from {checkpoint} (step {start})")
     if rank == 0:
+        for path in remove_stale_temporaries(run_dir):
+            log(f"train: removed {path}, left by an interrupted write")
         run_dir.mkdir(parents=True, exist_ok=True)
         write_text_atomically(run_dir / "config.json", json.dumps(config.to_dict(), indent=1))
         _truncate_log(run_dir / "losses.csv", start)
