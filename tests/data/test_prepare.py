@@ -273,6 +273,22 @@ def test_rerun_skips_finished_files_and_redoes_modified_ones(tmp_path):
     assert fourth["files"]["n9.wav"]["status"] == "done"
 
 
+def test_a_fixed_file_is_retried_even_with_its_old_size_and_time(tmp_path):
+    """Probe of issue 12: a file skipped as unreadable stayed skipped after it was fixed (here the fix
+    keeps its size and modification time, as ``cp -p`` of a same-length good file does)."""
+    audio = tmp_path / "audio"
+    good = write(audio / "good.wav", tone(220, 0.5, SR), SR)
+    broken = audio / "broken.wav"
+    broken.write_bytes(b"\0" * good.stat().st_size)
+    os.utime(broken, (1e9, 1e9))
+    first = prepare(audio, tmp_path / "data", progress=False, extractor=CountingExtractor(), log=lambda m: None)
+    assert first["files"]["broken.wav"]["status"] == "skipped"
+    broken.write_bytes(good.read_bytes())                              # fixed: same size...
+    os.utime(broken, (1e9, 1e9))                                       # ...and the same time
+    second = prepare(audio, tmp_path / "data", progress=False, extractor=CountingExtractor(), log=lambda m: None)
+    assert second["files"]["broken.wav"]["status"] == "done"
+
+
 def test_changed_settings_redo_everything(tmp_path):
     write(tmp_path / "audio" / "a.wav", tone(220, 0.5, SR), SR)
     write(tmp_path / "audio" / "b.wav", tone(330, 0.5, SR), SR)

@@ -185,9 +185,10 @@ def prepare(audio_dir: str | Path, out_dir: str | Path, sample_rate: int = 16000
         key = str(path.relative_to(root))
         stat = path.stat()
         previous = manifest["files"].get(key)
-        if previous and previous["size"] == stat.st_size and previous["mtime"] == stat.st_mtime \
-                and previous["status"] in ("done", "skipped"):
-            continue
+        unchanged = previous and previous.get("size") == stat.st_size and previous.get("mtime") == stat.st_mtime
+        if unchanged and (previous.get("status") == "done"
+                          or (previous.get("status") == "skipped" and previous.get("ctime") == stat.st_ctime)):
+            continue                  # a skipped file is retried once anything touched it (even with its old mtime)
         entry = {"size": stat.st_size, "mtime": stat.st_mtime}
         try:
             audio = load_mono(path, sample_rate)
@@ -195,7 +196,7 @@ def prepare(audio_dir: str | Path, out_dir: str | Path, sample_rate: int = 16000
             audio = np.pad(audio, (0, frames * hop_size - len(audio)))
             arrays = {"audio": audio, **_features(extract, audio, sample_rate, hop_size, frames)}
         except (ValueError, RuntimeError) as reason:
-            entry.update(status="skipped", reason=str(reason))
+            entry.update(status="skipped", reason=str(reason), ctime=stat.st_ctime)
             log(f"prepare: skipping {key}: {reason}")
         else:
             file_id = file_id_for(key)
