@@ -43,6 +43,13 @@ def to_numpy(x) -> np.ndarray:
     return np.asarray(x)
 
 
+def seeded_randn(*shape, dtype=torch.float64, device="cpu", seed=0) -> torch.Tensor:
+    """Standard normal samples of ``shape``, drawn in float64 from ``seed`` on the CPU, then cast and
+    moved: the same numbers for every dtype and device (up to the cast)."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(*shape, generator=g, dtype=torch.float64).to(dtype=dtype, device=device)
+
+
 def assert_matches_reference(actual, expected, *, rtol: float | None = None, atol: float | None = None,
                              dtype: torch.dtype | None = None, what: str = "output") -> None:
     """Assert ``actual`` (torch) equals ``expected`` (float64 NumPy/SciPy/equation) to tolerance.

@@ -63,6 +63,17 @@ def check_output(name: str, path: str | Path, *, inputs: Iterable[str | Path] = 
     return path
 
 
+def usual_mode(directory: bool = False) -> int:
+    """The permissions an ordinary new file (``0666``) or folder (``0777``) gets under the process umask.
+
+    Temporary files and folders are created private (``0600`` / ``0700``); what is renamed into place
+    gets these instead.
+    """
+    umask = os.umask(0)
+    os.umask(umask)
+    return (0o777 if directory else 0o666) & ~umask
+
+
 def write_atomically(path: str | Path, write: Callable[[Path], None]) -> None:
     """Call ``write(temporary_path)`` and rename the result over ``path`` in one step.
 
@@ -79,9 +90,7 @@ def write_atomically(path: str | Path, write: Callable[[Path], None]) -> None:
         write(temporary)
         with open(temporary, "rb") as written:      # on disk before the rename makes it the file
             os.fsync(written.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)
+        os.chmod(temporary, usual_mode())
         os.replace(temporary, path)
     except BaseException:
         temporary.unlink(missing_ok=True)

@@ -18,6 +18,7 @@ from helpers import (
     check_batch_consistency,
     check_finite_gradients,
     check_gradcheck,
+    seeded_randn,
     to_numpy,
 )
 from torchddsp.losses import WaveformL1Loss, WaveformL2Loss, waveform_l1_loss, waveform_l2_loss
@@ -30,16 +31,11 @@ def _np64(t):
     return to_numpy(t).astype(np.float64)
 
 
-def _rand(*shape, dtype=torch.float64, device="cpu", seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(*shape, generator=g, dtype=torch.float64).to(dtype=dtype, device=device)
-
-
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("fn,module,elementwise", LOSSES)
 def test_matches_equation(device, dtype, fn, module, elementwise):
-    x, y = _rand(2, 3, 257, dtype=dtype, device=device, seed=1), _rand(2, 3, 257, dtype=dtype, device=device, seed=2)
+    x, y = seeded_randn(2, 3, 257, dtype=dtype, device=device, seed=1), seeded_randn(2, 3, 257, dtype=dtype, device=device, seed=2)
     per_item = elementwise(_np64(x) - _np64(y)).mean(-1)
     for reduction, expected in (("none", per_item), ("mean", per_item.mean()), ("sum", per_item.sum())):
         assert_matches_reference(fn(x, y, reduction), expected, what=reduction)
@@ -48,22 +44,22 @@ def test_matches_equation(device, dtype, fn, module, elementwise):
 
 
 def test_mean_equals_torch_losses():
-    x, y = _rand(4, 100, seed=1), _rand(4, 100, seed=2)
+    x, y = seeded_randn(4, 100, seed=1), seeded_randn(4, 100, seed=2)
     torch.testing.assert_close(waveform_l1_loss(x, y), F.l1_loss(x, y))
     torch.testing.assert_close(waveform_l2_loss(x, y), F.mse_loss(x, y))
 
 
 @pytest.mark.parametrize("fn,module,elementwise", LOSSES)
 def test_gradcheck_and_batch(fn, module, elementwise):
-    x = _rand(3, 20, seed=1).requires_grad_(True)
-    y = _rand(3, 20, seed=2).requires_grad_(True)
+    x = seeded_randn(3, 20, seed=1).requires_grad_(True)
+    y = seeded_randn(3, 20, seed=2).requires_grad_(True)
     check_gradcheck(lambda a, b: fn(a, b, "none"), [x, y])
     check_batch_consistency(lambda a, b: fn(a, b, "none"), [x.detach(), y.detach()])
 
 
 @pytest.mark.parametrize("fn,module,elementwise", LOSSES)
 def test_broadcasts_target_over_leading_dims(fn, module, elementwise):
-    x, y = _rand(4, 2, 50, seed=1), _rand(50, seed=2)
+    x, y = seeded_randn(4, 2, 50, seed=1), seeded_randn(50, seed=2)
     expected = elementwise(_np64(x) - _np64(y)).mean(-1)
     assert_matches_reference(fn(x, y, "none"), expected)
 
@@ -72,7 +68,7 @@ def test_broadcasts_target_over_leading_dims(fn, module, elementwise):
 @pytest.mark.parametrize("fn,module,elementwise", LOSSES)
 def test_safe_on_silence(dtype, fn, module, elementwise):
     for x, y in ((torch.zeros(2, 64, dtype=dtype), torch.zeros(2, 64, dtype=dtype)),
-                 (torch.zeros(2, 64, dtype=dtype), _rand(2, 64, dtype=dtype))):
+                 (torch.zeros(2, 64, dtype=dtype), seeded_randn(2, 64, dtype=dtype))):
         x.requires_grad_(True)
         out = check_finite_gradients(lambda a: fn(a, y), [x])
         assert_matches_reference(out, elementwise(_np64(x) - _np64(y)).mean())

@@ -34,7 +34,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from torchddsp.checks import check_choice
-from torchddsp.files import write_text_atomically
+from torchddsp.files import usual_mode, write_text_atomically
 
 STEP_NAME = re.compile(r"step_(\d{8,})")
 
@@ -74,13 +74,11 @@ def save_checkpoint(run_dir: str | Path, step: int, model: torch.nn.Module, opti
             save_file(_tensors(module), str(tmp / f"{name}.safetensors"))
             torch.save(module_optimizer.state_dict(), tmp / f"{name}.optimizer.pt")
         (tmp / "state.json").write_text(json.dumps({**state, "step": step}))
-        umask = os.umask(0)
-        os.umask(umask)
         for f in tmp.iterdir():
             with open(f, "rb") as handle:
                 os.fsync(handle.fileno())
-            os.chmod(f, 0o666 & ~umask)            # safetensors writes 0600: a checkpoint holds ordinary files
-        os.chmod(tmp, 0o777 & ~umask)              # and mkdtemp makes the folder 0700
+            os.chmod(f, usual_mode())              # safetensors writes 0600: a checkpoint holds ordinary files
+        os.chmod(tmp, usual_mode(directory=True))  # and mkdtemp makes the folder 0700
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)

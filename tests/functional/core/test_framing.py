@@ -16,14 +16,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.lib.stride_tricks import sliding_window_view
 
-from helpers import DEVICES, DTYPES, assert_matches_reference, check_batch_consistency, check_gradcheck, to_numpy
+from helpers import (
+    DEVICES,
+    DTYPES,
+    assert_matches_reference,
+    check_batch_consistency,
+    check_gradcheck,
+    seeded_randn,
+    to_numpy,
+)
 from torchddsp.functional.core.framing import cola_constant, frame, overlap_add
-
-
-def _rand(*shape, dtype=torch.float64, device="cpu", seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(*shape, generator=g, dtype=torch.float64).to(dtype=dtype, device=device)
-
 
 # ----------------------------------------------------------------------------- references
 
@@ -52,7 +54,7 @@ def ref_overlap_add(frames: np.ndarray, hop: int) -> np.ndarray:
 @pytest.mark.parametrize("time,length,hop", [(100, 16, 4), (100, 16, 16), (101, 16, 7), (64, 64, 3),
                                              (50, 8, 1), (40, 4, 10)])
 def test_frame_matches_stride_tricks(device, dtype, time, length, hop):
-    x = _rand(2, 3, time, dtype=dtype, device=device)
+    x = seeded_randn(2, 3, time, dtype=dtype, device=device)
     y = frame(x, length, hop)
     assert y.shape == (2, 3, 1 + (time - length) // hop, length) and y.dtype == dtype
     assert_matches_reference(y, ref_frame(to_numpy(x), length, hop), rtol=0, atol=0)
@@ -61,7 +63,7 @@ def test_frame_matches_stride_tricks(device, dtype, time, length, hop):
 @pytest.mark.parametrize("time,length,hop", [(100, 16, 4), (101, 16, 7), (5, 16, 4), (1, 8, 8), (33, 8, 16),
                                              (16, 16, 16)])
 def test_frame_pad_end_matches_reference(time, length, hop):
-    x = _rand(2, time)
+    x = seeded_randn(2, time)
     y = frame(x, length, hop, pad_end=True)
     assert y.shape == (2, math.ceil(time / hop), length)
     assert_matches_reference(y, ref_frame(to_numpy(x), length, hop, pad_end=True), rtol=0, atol=0)
@@ -80,7 +82,7 @@ def test_frame_longer_than_signal_raises_and_names_arguments():
 
 
 def test_frame_exact_length_gives_one_frame_and_hop_one():
-    x = _rand(3, 12)
+    x = seeded_randn(3, 12)
     torch.testing.assert_close(frame(x, 12, 5), x.unsqueeze(-2), rtol=0, atol=0)
     y = frame(x, 3, 1)
     assert y.shape == (3, 10, 3)
@@ -107,11 +109,11 @@ def test_frame_bad_input():
 
 
 def test_frame_gradcheck_and_batch():
-    x = _rand(2, 23).requires_grad_()
+    x = seeded_randn(2, 23).requires_grad_()
     check_gradcheck(lambda t: frame(t, 8, 3), [x])
     check_gradcheck(lambda t: frame(t, 8, 3, pad_end=True), [x])
-    check_batch_consistency(lambda t: frame(t, 8, 3), [_rand(3, 2, 40)])
-    check_batch_consistency(lambda t: frame(t, 8, 3, pad_end=True), [_rand(3, 41)])
+    check_batch_consistency(lambda t: frame(t, 8, 3), [seeded_randn(3, 2, 40)])
+    check_batch_consistency(lambda t: frame(t, 8, 3, pad_end=True), [seeded_randn(3, 41)])
 
 
 # ----------------------------------------------------------------------------- overlap_add
@@ -121,7 +123,7 @@ def test_frame_gradcheck_and_batch():
 @pytest.mark.parametrize("n,length,hop", [(10, 16, 4), (10, 16, 16), (7, 16, 5), (9, 4, 10), (5, 8, 1),
                                           (1, 8, 3), (3, 1, 1)])
 def test_overlap_add_matches_numpy_loop(device, dtype, n, length, hop):
-    f = _rand(2, 3, n, length, dtype=dtype, device=device)
+    f = seeded_randn(2, 3, n, length, dtype=dtype, device=device)
     y = overlap_add(f, hop)
     assert y.shape == (2, 3, (n - 1) * hop + length) and y.dtype == dtype
     assert_matches_reference(y, ref_overlap_add(to_numpy(f), hop))
@@ -141,8 +143,8 @@ def test_overlap_add_silence_is_silence():
 def test_overlap_add_is_adjoint_of_frame(n, length, hop, seed):
     # <frame(x), y> == <x, overlap_add(y)> for time = (n - 1) * hop + length
     time = (n - 1) * hop + length
-    x = _rand(2, time, seed=seed)
-    y = _rand(2, n, length, seed=seed + 1)
+    x = seeded_randn(2, time, seed=seed)
+    y = seeded_randn(2, n, length, seed=seed + 1)
     fx = frame(x, length, hop)
     assert fx.shape == y.shape
     lhs = (fx * y).sum(dim=(-2, -1))
@@ -151,10 +153,10 @@ def test_overlap_add_is_adjoint_of_frame(n, length, hop, seed):
 
 
 def test_overlap_add_gradcheck_and_batch():
-    f = _rand(2, 5, 7).requires_grad_()
+    f = seeded_randn(2, 5, 7).requires_grad_()
     check_gradcheck(lambda t: overlap_add(t, 3), [f])
     check_gradcheck(lambda t: overlap_add(t, 9), [f])   # hop longer than the frame: gaps
-    check_batch_consistency(lambda t: overlap_add(t, 4), [_rand(3, 2, 6, 10)])
+    check_batch_consistency(lambda t: overlap_add(t, 4), [seeded_randn(3, 2, 6, 10)])
 
 
 def test_overlap_add_bad_arguments():
@@ -212,7 +214,7 @@ def test_cola_windowed_frames_reconstruct_the_signal():
     length, hop = 256, 64
     w = torch.hann_window(length, periodic=True, dtype=torch.float64)
     c = cola_constant(w, hop)
-    x = _rand(2, 30 * hop + length - hop)
+    x = seeded_randn(2, 30 * hop + length - hop)
     y = overlap_add(frame(x, length, hop) * w, hop)
     torch.testing.assert_close(y[..., length:-length], c * x[..., length:-length], rtol=1e-12, atol=1e-12)
 

@@ -21,15 +21,10 @@ from helpers import (
     check_batch_consistency,
     check_finite_gradients,
     check_gradcheck,
+    seeded_randn,
     to_numpy,
 )
 from torchddsp.functional.core.upsample import UPSAMPLING_METHODS, interpolation_weights, upsample
-
-
-def _rand(*shape, dtype=torch.float64, device="cpu", seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(*shape, generator=g, dtype=torch.float64).to(dtype=dtype, device=device)
-
 
 # ----------------------------------------------------------------------------- references
 
@@ -68,7 +63,7 @@ def ref_hann(controls: np.ndarray, hop: int) -> np.ndarray:
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("hop", [1, 2, 5, 64, 160])
 def test_linear_matches_numpy_interp(device, dtype, hop):
-    c = _rand(2, 3, 7, 4, dtype=dtype, device=device)
+    c = seeded_randn(2, 3, 7, 4, dtype=dtype, device=device)
     y = upsample(c, hop, "linear")
     assert y.shape == (2, 3, 7 * hop, 4) and y.dtype == dtype and y.device.type == device
     assert_matches_reference(y, ref_linear(to_numpy(c).astype(np.float64), hop))
@@ -78,7 +73,7 @@ def test_linear_matches_numpy_interp(device, dtype, hop):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("hop", [1, 2, 5, 64, 160])
 def test_hann_matches_overlap_add_of_hann_windows(device, dtype, hop):
-    c = _rand(2, 9, 3, dtype=dtype, device=device, seed=1)
+    c = seeded_randn(2, 9, 3, dtype=dtype, device=device, seed=1)
     y = upsample(c, hop, "hann")
     assert y.shape == (2, 9 * hop, 3) and y.dtype == dtype
     assert_matches_reference(y, ref_hann(to_numpy(c).astype(np.float64), hop))
@@ -101,7 +96,7 @@ def test_interpolation_weights_match_docstring(method):
 @given(frames=st.integers(1, 12), hop=st.integers(1, 40), channels=st.integers(1, 3),
        method=st.sampled_from(UPSAMPLING_METHODS), seed=st.integers(0, 2**16))
 def test_frames_sit_at_multiples_of_hop_and_output_is_convex(frames, hop, channels, method, seed):
-    c = _rand(frames, channels, seed=seed)
+    c = seeded_randn(frames, channels, seed=seed)
     y = upsample(c, hop, method)
     assert y.shape == (frames * hop, channels)
     # Frame m is reproduced exactly at sample m * hop.
@@ -126,7 +121,7 @@ def test_constant_and_silent_controls_stay_constant(method):
 
 @pytest.mark.parametrize("method", UPSAMPLING_METHODS)
 def test_hop_one_is_identity(method):
-    c = _rand(3, 10, 2)
+    c = seeded_randn(3, 10, 2)
     torch.testing.assert_close(upsample(c, 1, method), c, rtol=0, atol=0)
 
 
@@ -134,7 +129,7 @@ def test_hop_one_is_identity(method):
 def test_block_by_block_with_one_frame_lookahead_equals_one_shot(method):
     # The docstring promises one frame of look-ahead only: rendering frames [a, b) with frame b
     # appended and dropping its hop gives the same samples as one-shot.
-    hop, c = 32, _rand(2, 20, 3)
+    hop, c = 32, seeded_randn(2, 20, 3)
     whole = upsample(c, hop, method)
     pieces = []
     for a, b in [(0, 3), (3, 4), (4, 11), (11, 20)]:
@@ -185,7 +180,7 @@ def test_bad_controls_and_method():
 
 @pytest.mark.parametrize("method", UPSAMPLING_METHODS)
 def test_gradcheck(method):
-    c = _rand(2, 5, 2).requires_grad_()
+    c = seeded_randn(2, 5, 2).requires_grad_()
     check_gradcheck(lambda t: upsample(t, 4, method), [c])
     check_gradcheck(lambda t: upsample(t, 1, method), [c])
 
@@ -195,7 +190,7 @@ def test_gradient_is_the_adjoint_of_interpolation(method):
     # Each output sample c[mH+t] = (1-w)c_m + w c_{m+1}; so d(sum)/d c_m is the total weight
     # frame m receives, computed here with the docstring's w(t) in NumPy.
     hop, frames = 10, 6
-    c = _rand(frames, 1).requires_grad_()
+    c = seeded_randn(frames, 1).requires_grad_()
     upsample(c, hop, method).sum().backward()
     t = np.arange(hop)
     w = t / hop if method == "linear" else 0.5 * (1 - np.cos(np.pi * t / hop))
@@ -209,4 +204,4 @@ def test_gradient_is_the_adjoint_of_interpolation(method):
 
 @pytest.mark.parametrize("method", UPSAMPLING_METHODS)
 def test_batch_consistency(method):
-    check_batch_consistency(lambda t: upsample(t, 16, method), [_rand(4, 7, 3)])
+    check_batch_consistency(lambda t: upsample(t, 16, method), [seeded_randn(4, 7, 3)])

@@ -12,15 +12,18 @@ import pytest
 import scipy.signal
 import torch
 
-from helpers import DEVICES, DTYPES, assert_matches_reference, check_batch_consistency, check_gradcheck, to_numpy
+from helpers import (
+    DEVICES,
+    DTYPES,
+    assert_matches_reference,
+    check_batch_consistency,
+    check_gradcheck,
+    seeded_randn,
+    to_numpy,
+)
 from torchddsp.functional.spectral import STFTConfig, istft, stft, stft_magnitude
 
 NUMPY_PAD = {"reflect": "reflect", "constant": "constant", "replicate": "edge", "circular": "wrap"}
-
-
-def _rand(*shape, dtype=torch.float64, device="cpu", seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(*shape, generator=g, dtype=torch.float64).to(dtype=dtype, device=device)
 
 
 def ref_stft(x, n_fft, hop, win=None, window="hann", center=True, pad_mode="reflect"):
@@ -46,7 +49,7 @@ def ref_stft(x, n_fft, hop, win=None, window="hann", center=True, pad_mode="refl
 @pytest.mark.parametrize("n_fft,hop,win,window", [(256, 64, None, "hann"), (255, 100, 200, "hamming"),
                                                   (64, 64, 48, "blackman"), (128, 32, None, "boxcar")])
 def test_stft_matches_numpy_transcription(device, dtype, pad_mode, n_fft, hop, win, window):
-    x = _rand(2, 3, 1000, dtype=dtype, device=device)
+    x = seeded_randn(2, 3, 1000, dtype=dtype, device=device)
     z = stft(x, n_fft, hop, win, window, pad_mode=pad_mode)
     expected = ref_stft(to_numpy(x), n_fft, hop, win, window, pad_mode=pad_mode)
     assert z.shape == expected.shape == (2, 3, n_fft // 2 + 1, STFTConfig(n_fft, hop).num_frames(1000))
@@ -57,7 +60,7 @@ def test_stft_matches_numpy_transcription(device, dtype, pad_mode, n_fft, hop, w
 @pytest.mark.parametrize("center", [True, False])
 @pytest.mark.parametrize("pad_mode", ["reflect", "constant", "replicate", "circular"])
 def test_stft_equals_torch_stft(center, pad_mode):
-    x = _rand(3, 777, seed=1)
+    x = seeded_randn(3, 777, seed=1)
     window = torch.hann_window(200, dtype=torch.float64)
     expected = torch.stft(x, 256, 50, 200, window, center=center, pad_mode=pad_mode, return_complex=True)
     torch.testing.assert_close(stft(x, 256, 50, 200, "hann", center, pad_mode), expected, rtol=1e-12, atol=1e-12)
@@ -66,13 +69,13 @@ def test_stft_equals_torch_stft(center, pad_mode):
 
 def test_stft_defaults_are_torch_stfts():
     # hop n_fft // 4, win_length n_fft, centred, reflect padding
-    x = _rand(1200, seed=2)
+    x = seeded_randn(1200, seed=2)
     expected = torch.stft(x, 128, window=torch.hann_window(128, dtype=torch.float64), return_complex=True)
     torch.testing.assert_close(stft(x, 128), expected, rtol=1e-12, atol=1e-12)
 
 
 def test_stft_magnitude_is_the_floored_modulus():
-    x = _rand(2, 900, seed=3)
+    x = seeded_randn(2, 900, seed=3)
     x[1] = 0.0                                          # silence: every bin at the floor
     mag = stft_magnitude(x, 128, 32, eps=1e-6)
     expected = np.sqrt(np.maximum(np.abs(ref_stft(to_numpy(x), 128, 32)) ** 2, 1e-6))
@@ -86,7 +89,7 @@ def test_stft_magnitude_is_the_floored_modulus():
 @pytest.mark.parametrize("n_fft,hop,win,window,center", [(256, 64, None, "hann", True), (255, 60, 200, "hann", True),
                                                          (128, 32, None, "hamming", False)])
 def test_istft_inverts_stft_and_equals_torch_istft(dtype, n_fft, hop, win, window, center):
-    x = _rand(2, 2000, dtype=dtype, seed=4)
+    x = seeded_randn(2, 2000, dtype=dtype, seed=4)
     z = stft(x, n_fft, hop, win, window, center)
     y = istft(z, n_fft, hop, win, window, center, length=2000 if center else None)
     w = torch.as_tensor(scipy.signal.get_window(window, win or n_fft), dtype=dtype)
@@ -99,7 +102,7 @@ def test_istft_inverts_stft_and_equals_torch_istft(dtype, n_fft, hop, win, windo
 
 
 def test_istft_length_pads_and_trims():
-    x = _rand(1000, seed=5)
+    x = seeded_randn(1000, seed=5)
     z = stft(x, 128, 32)
     assert istft(z, 128, 32, length=900).shape == (900,)
     longer = istft(z, 128, 32, length=1100)        # frames cover 1056 samples past the centre padding
@@ -110,7 +113,7 @@ def test_istft_length_pads_and_trims():
 
 
 def test_istft_refuses_windows_that_do_not_overlap():
-    z = stft(_rand(1000, seed=6), 64, 64, 16, "hann")      # 16-sample windows every 64 samples leave gaps
+    z = stft(seeded_randn(1000, seed=6), 64, 64, 16, "hann")      # 16-sample windows every 64 samples leave gaps
     with pytest.raises(ValueError, match="NOLA"):
         istft(z, 64, 64, 16, "hann")
 
@@ -120,18 +123,18 @@ def test_istft_refuses_windows_that_do_not_overlap():
 @pytest.mark.parametrize("pad_mode", ["reflect", "constant", "replicate", "circular"])
 @pytest.mark.parametrize("n_fft,hop,win", [(32, 8, None), (31, 7, 20), (16, 16, 12)])
 def test_magnitude_adjoint_passes_gradcheck(pad_mode, n_fft, hop, win):
-    x = _rand(2, 70, seed=7).requires_grad_(True)
+    x = seeded_randn(2, 70, seed=7).requires_grad_(True)
     check_gradcheck(lambda s: stft_magnitude(s, n_fft, hop, win, pad_mode=pad_mode), [x])
 
 
 def test_magnitude_adjoint_without_centring_and_with_a_tensor_window():
-    x = _rand(2, 75, seed=8).requires_grad_(True)
+    x = seeded_randn(2, 75, seed=8).requires_grad_(True)
     w = torch.rand(24, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) + 0.1
     check_gradcheck(lambda s: stft_magnitude(s, 32, 10, 24, w, center=False), [x])
 
 
 def test_magnitude_gradient_equals_autograd_through_the_stft():
-    x = _rand(3, 500, seed=9).requires_grad_(True)
+    x = seeded_randn(3, 500, seed=9).requires_grad_(True)
     g = torch.randn(3, 65, 1 + 500 // 40, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
     fused, = torch.autograd.grad((stft_magnitude(x, 128, 40) * g).sum(), x)
     plain, = torch.autograd.grad((stft(x, 128, 40).abs() * g).sum(), x)
@@ -139,9 +142,9 @@ def test_magnitude_gradient_equals_autograd_through_the_stft():
 
 
 def test_stft_and_istft_pass_gradcheck():
-    x = _rand(40, seed=10).requires_grad_(True)
+    x = seeded_randn(40, seed=10).requires_grad_(True)
     check_gradcheck(lambda s: torch.view_as_real(stft(s, 16, 4)), [x])
-    z = stft(_rand(40, seed=11), 16, 4).detach().requires_grad_(True)
+    z = stft(seeded_randn(40, seed=11), 16, 4).detach().requires_grad_(True)
     z = z.to(torch.complex128).detach().requires_grad_(True)
     check_gradcheck(lambda c: istft(c, 16, 4), [z])
 
@@ -153,7 +156,7 @@ def test_silence_gives_zero_gradient_not_nan():
 
 
 def test_batch_consistency():
-    x = _rand(3, 700, seed=12)
+    x = seeded_randn(3, 700, seed=12)
     check_batch_consistency(lambda s: stft_magnitude(s, 128, 32), [x], rtol=1e-12, atol=1e-12)
 
 

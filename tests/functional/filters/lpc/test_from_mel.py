@@ -19,16 +19,11 @@ from helpers import (
     check_batch_consistency,
     check_finite_gradients,
     check_gradcheck,
+    seeded_randn,
     to_numpy,
 )
 from torchddsp.functional.filters.lpc import lpc_from_mel
 from torchddsp.functional.spectral import mel_filterbank
-
-
-def _rand(*shape, dtype=torch.float64, device="cpu", seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(*shape, generator=g, dtype=torch.float64).to(dtype=dtype, device=device)
-
 
 # ----------------------------------------------------------------------------- references
 
@@ -139,7 +134,7 @@ def test_gradcheck_wrt_mel():
     sr, n_fft, n_mels = 8000, 64, 10
     fb = mel_filterbank(sr, n_fft, n_mels, dtype=torch.float64)
     spectra = torch.from_numpy(np.stack([_ar_power_spectrum([-0.9, 0.4], n_fft), _ar_power_spectrum([0.6], n_fft)]))
-    mel = torch.log(spectra @ fb.T) + 0.01 * _rand(2, n_mels)
+    mel = torch.log(spectra @ fb.T) + 0.01 * seeded_randn(2, n_mels)
     check_gradcheck(lambda m: lpc_from_mel(m, 4, sr, n_fft), [mel.requires_grad_()])
     linear = mel.detach().exp().requires_grad_()
     check_gradcheck(lambda m: lpc_from_mel(m, 3, sr, n_fft, log=False, power=1.0), [linear])
@@ -147,7 +142,7 @@ def test_gradcheck_wrt_mel():
 
 def test_batch_consistency():
     sr, n_fft, n_mels = 16000, 256, 24
-    mel = _rand(3, 5, n_mels) - 2.0                                # (batch, frames, mels)
+    mel = seeded_randn(3, 5, n_mels) - 2.0                                # (batch, frames, mels)
     check_batch_consistency(lambda m: lpc_from_mel(m, 10, sr, n_fft), [mel], rtol=1e-9, atol=1e-11)
 
 

@@ -19,19 +19,15 @@ from helpers import (
     check_batch_consistency,
     check_finite_gradients,
     check_gradcheck,
+    seeded_randn,
     to_numpy,
 )
 from torchddsp.functional.filters.lpc import autocorrelation, levinson_durbin, lpc
 
 
-def _rand(*shape, dtype=torch.float64, device="cpu", seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(*shape, generator=g, dtype=torch.float64).to(dtype=dtype, device=device)
-
-
 def _ar_signal(shape, time, seed=0):
     """A coloured (AR(2)) signal, so the predictors are not trivially zero."""
-    x = _rand(*shape, time, seed=seed).numpy()
+    x = seeded_randn(*shape, time, seed=seed).numpy()
     import scipy.signal
     return torch.from_numpy(scipy.signal.lfilter([1.0], [1.0, -1.3, 0.8], x, axis=-1))
 
@@ -82,7 +78,7 @@ def ref_autocorrelation_from_reflection(k: np.ndarray, r0: float = 1.0) -> np.nd
 @pytest.mark.parametrize("method", ["fft", "direct"])
 @pytest.mark.parametrize("time,max_lag", [(400, 16), (37, 5), (5, 8), (1, 3), (64, 63)])
 def test_autocorrelation_matches_numpy(device, dtype, method, time, max_lag):
-    x = _rand(2, 3, time, dtype=dtype, device=device)
+    x = seeded_randn(2, 3, time, dtype=dtype, device=device)
     r = autocorrelation(x, max_lag, method=method)
     assert r.shape == (2, 3, max_lag + 1) and r.dtype == dtype and r.device.type == device
     assert_matches_reference(r, ref_autocorrelation(to_numpy(x), max_lag),
@@ -91,7 +87,7 @@ def test_autocorrelation_matches_numpy(device, dtype, method, time, max_lag):
 
 @pytest.mark.parametrize("method", ["fft", "direct"])
 def test_autocorrelation_gradcheck(method):
-    x = _rand(2, 9).requires_grad_()
+    x = seeded_randn(2, 9).requires_grad_()
     check_gradcheck(lambda x: autocorrelation(x, 4, method=method), [x])
 
 
@@ -169,7 +165,7 @@ def test_levinson_batch_consistency():
 def test_levinson_silence_is_finite(dtype):
     """An all-zero frame has zero energy: k = a = E = 0 and finite gradients (documented rule)."""
     x = torch.zeros(3, 400, dtype=dtype)
-    x[1] = _rand(400, dtype=dtype)                  # a silent frame next to a normal one
+    x[1] = seeded_randn(400, dtype=dtype)                  # a silent frame next to a normal one
     x.requires_grad_()
     a, k, err = check_finite_gradients(lambda x: lpc(x, 16), [x])
     assert bool((a[0] == 0).all() and (k[0] == 0).all() and (err[0] == 0))
@@ -194,12 +190,12 @@ def test_levinson_reflection_close_to_one():
 
 def test_lpc_very_short_frames():
     """Frames shorter than the order: the missing lags are zero and the result still solves the normal equations."""
-    x = _rand(4, 3)
+    x = seeded_randn(4, 3)
     a, k, err = lpc(x, 8)
     ra, rk, rerr = ref_levinson(ref_autocorrelation(x.numpy(), 8), 8)
     assert_matches_reference(a, ra, rtol=1e-7, atol=1e-9)
     assert bool((k.abs() < 1).all())
-    a1, _, _ = lpc(_rand(2, 1), 4)                  # one sample: nothing to predict from
+    a1, _, _ = lpc(seeded_randn(2, 1), 4)                  # one sample: nothing to predict from
     assert bool((a1 == 0).all())
 
 

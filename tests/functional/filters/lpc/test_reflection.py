@@ -25,14 +25,10 @@ from helpers import (
     check_batch_consistency,
     check_finite_gradients,
     check_gradcheck,
+    seeded_randn,
     to_numpy,
 )
 from torchddsp.functional.filters.lpc import is_stable, lpc_to_reflection, reflection_from_logits, reflection_to_lpc
-
-
-def _rand(*shape, dtype=torch.float64, device="cpu", seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(*shape, generator=g, dtype=torch.float64).to(dtype=dtype, device=device)
 
 
 def ref_step_up(k: np.ndarray) -> np.ndarray:
@@ -63,7 +59,7 @@ def max_root_radius(a: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("order", [1, 2, 5, 16])
 def test_step_up_matches_eq5(device, dtype, order):
-    k = (0.95 * torch.tanh(_rand(3, 4, order))).to(dtype=dtype, device=device)
+    k = (0.95 * torch.tanh(seeded_randn(3, 4, order))).to(dtype=dtype, device=device)
     a = reflection_to_lpc(k)
     assert a.shape == k.shape and a.dtype == dtype and a.device.type == device
     assert_matches_reference(a, ref_step_up(to_numpy(k)), atol=1e-5 if dtype == torch.float32 else 1e-12)
@@ -74,7 +70,7 @@ def test_step_up_matches_eq5(device, dtype, order):
 @pytest.mark.parametrize("order", [1, 3, 16])
 def test_step_down_inverts_reference_step_up(device, dtype, order):
     # The step-down divides by 1 - k_i^2 at every stage, so float32 errors grow with |k|; 0.7 keeps them small.
-    k_true = 0.7 * np.tanh(_rand(5, order).numpy())
+    k_true = 0.7 * np.tanh(seeded_randn(5, order).numpy())
     a = torch.from_numpy(ref_step_up(k_true)).to(dtype=dtype, device=device)
     k = lpc_to_reflection(a)
     assert_matches_reference(k, k_true, rtol=1e-3 if dtype == torch.float32 else 1e-9,
@@ -90,20 +86,20 @@ def test_step_down_of_unstable_polynomial():
 
 
 def test_gradcheck():
-    k = (0.8 * torch.tanh(_rand(2, 5))).requires_grad_()
+    k = (0.8 * torch.tanh(seeded_randn(2, 5))).requires_grad_()
     check_gradcheck(reflection_to_lpc, [k])
-    a = torch.from_numpy(ref_step_up(0.8 * np.tanh(_rand(2, 5, seed=1).numpy()))).requires_grad_()
+    a = torch.from_numpy(ref_step_up(0.8 * np.tanh(seeded_randn(2, 5, seed=1).numpy()))).requires_grad_()
     check_gradcheck(lpc_to_reflection, [a])
-    logits = (3 * _rand(3, 4)).requires_grad_()
+    logits = (3 * seeded_randn(3, 4)).requires_grad_()
     check_gradcheck(lambda x: reflection_from_logits(x, 0.99), [logits])
     check_gradcheck(lambda x: reflection_to_lpc(reflection_from_logits(x)), [logits])
 
 
 def test_batch_consistency():
-    k = 0.9 * torch.tanh(_rand(4, 3, 8))
+    k = 0.9 * torch.tanh(seeded_randn(4, 3, 8))
     check_batch_consistency(reflection_to_lpc, [k], rtol=1e-12, atol=1e-14)
     check_batch_consistency(lpc_to_reflection, [reflection_to_lpc(k)], rtol=1e-10, atol=1e-12)
-    check_batch_consistency(lambda a: is_stable(a).double(), [reflection_to_lpc(1.2 * torch.tanh(_rand(4, 6)))])
+    check_batch_consistency(lambda a: is_stable(a).double(), [reflection_to_lpc(1.2 * torch.tanh(seeded_randn(4, 6)))])
 
 
 def test_order_zero_and_one():

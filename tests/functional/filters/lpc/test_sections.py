@@ -12,13 +12,16 @@ import pytest
 import scipy.signal
 import torch
 
-from helpers import DEVICES, DTYPES, assert_matches_reference, check_batch_consistency, check_gradcheck, to_numpy
+from helpers import (
+    DEVICES,
+    DTYPES,
+    assert_matches_reference,
+    check_batch_consistency,
+    check_gradcheck,
+    seeded_randn,
+    to_numpy,
+)
 from torchddsp.functional.filters.lpc import lpc_to_sos, reflection_to_lpc, sos_to_lpc
-
-
-def _rand(*shape, dtype=torch.float64, device="cpu", seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(*shape, generator=g, dtype=torch.float64).to(dtype=dtype, device=device)
 
 
 def _poly_from_roots(complex_pairs, reals):
@@ -46,7 +49,7 @@ def _sorted_roots(r: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("order", [1, 2, 3, 6, 9, 16])
 def test_section_roots_match_numpy_roots(device, dtype, order):
-    a = reflection_to_lpc(0.85 * torch.tanh(_rand(4, order, seed=order)))
+    a = reflection_to_lpc(0.85 * torch.tanh(seeded_randn(4, order, seed=order)))
     sos = lpc_to_sos(a.to(dtype=dtype, device=device))
     assert sos.shape == (4, (order + 1) // 2, 6) and sos.dtype == dtype and sos.device.type == device
     for b in range(4):
@@ -59,9 +62,9 @@ def test_section_roots_match_numpy_roots(device, dtype, order):
 
 @pytest.mark.parametrize("order", [1, 2, 5, 8, 16])
 def test_sosfilt_of_sections_equals_lfilter_of_polynomial(order):
-    a = reflection_to_lpc(0.8 * torch.tanh(_rand(3, order, seed=10 + order)))
+    a = reflection_to_lpc(0.8 * torch.tanh(seeded_randn(3, order, seed=10 + order)))
     sos = lpc_to_sos(a)
-    x = _rand(500, seed=1).numpy()
+    x = seeded_randn(500, seed=1).numpy()
     for b in range(3):
         y = scipy.signal.sosfilt(sos[b].numpy(), x)
         ref = scipy.signal.lfilter([1.0], np.r_[1.0, a[b].numpy()], x)
@@ -71,7 +74,7 @@ def test_sosfilt_of_sections_equals_lfilter_of_polynomial(order):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("order", [1, 2, 3, 7, 12])
 def test_sos_to_lpc_matches_polymul_and_round_trips(dtype, order):
-    a = reflection_to_lpc(0.8 * torch.tanh(_rand(2, order, seed=20 + order))).to(dtype)
+    a = reflection_to_lpc(0.8 * torch.tanh(seeded_randn(2, order, seed=20 + order))).to(dtype)
     sos = lpc_to_sos(a)
     back = sos_to_lpc(sos, order)
     for b in range(2):
@@ -107,7 +110,7 @@ def test_batch_with_different_numbers_of_real_roots():
     ]
     a = torch.from_numpy(np.stack(polys))
     check_batch_consistency(lpc_to_sos, [a], rtol=1e-10, atol=1e-12)
-    x = _rand(300, seed=2).numpy()
+    x = seeded_randn(300, seed=2).numpy()
     sos = lpc_to_sos(a)
     for b in range(3):
         assert_matches_reference(torch.from_numpy(scipy.signal.sosfilt(sos[b].numpy(), x)),

@@ -24,6 +24,7 @@ from helpers import (
     check_batch_consistency,
     check_finite_gradients,
     check_gradcheck,
+    seeded_randn,
     shared_audio,
     to_numpy,
 )
@@ -38,13 +39,8 @@ from torchddsp.functional.filters.lpc import (
 )
 
 
-def _rand(*shape, dtype=torch.float64, device="cpu", seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(*shape, generator=g, dtype=torch.float64).to(dtype=dtype, device=device)
-
-
 def _reflection(*shape, scale=0.9, seed=0, **kw):
-    return scale * torch.tanh(_rand(*shape, seed=seed, **kw))
+    return scale * torch.tanh(seeded_randn(*shape, seed=seed, **kw))
 
 
 # ----------------------------------------------------------------------------- references
@@ -149,7 +145,7 @@ def test_fixed_filter_matches_lfilter(device, dtype, kind, order):
     # Moderate |k| keeps float32 direct-form round-off small (high-Q poles amplify it; see the docs).
     k = _reflection(3, order, scale=0.7, seed=1)
     a = reflection_to_lpc(k)
-    e = _rand(3, 300, dtype=dtype, device=device)
+    e = seeded_randn(3, 300, dtype=dtype, device=device)
     coeffs = (k if kind == "reflection" else a).to(dtype=dtype, device=device)
     y = lpc_synthesis(e, coeffs, kind=kind)
     assert y.shape == e.shape and y.dtype == dtype and y.device.type == device
@@ -168,7 +164,7 @@ def test_fixed_filter_matches_lfilter(device, dtype, kind, order):
 def test_time_varying_matches_numpy_loop(device, dtype, kind, interpolation):
     frames, hop, order = 6, 20, 5
     k = _reflection(2, frames, order, seed=2)
-    e = _rand(2, frames * hop, seed=3)
+    e = seeded_randn(2, frames * hop, seed=3)
     coeffs = k if kind == "reflection" else reflection_to_lpc(k)
     y = lpc_synthesis(e.to(dtype=dtype, device=device), coeffs.to(dtype=dtype, device=device), kind=kind,
                       interpolation=interpolation)
@@ -184,8 +180,8 @@ def test_time_varying_matches_numpy_loop(device, dtype, kind, interpolation):
 @pytest.mark.parametrize("backend", ["compiled", "pure"])
 def test_lattice_backends_agree_with_reference(backend):
     k = _reflection(2, 40, 3, scale=0.95, seed=4)                  # one set per sample
-    e = _rand(2, 40, seed=5)
-    s0 = _rand(2, 3, seed=6)
+    e = seeded_randn(2, 40, seed=5)
+    s0 = seeded_randn(2, 3, seed=6)
     y, final = lpc_synthesis(e, k, kind="reflection", state=s0, backend=backend)
     assert_matches_reference(y, np.stack([ref_lattice(e[b].numpy(), k[b].numpy(), s0[b].numpy()) for b in range(2)]))
     # The final state continues the recursion: blocks of 40, 1 and 9 samples equal one call.
@@ -200,7 +196,7 @@ def test_streaming_blocks_equal_one_call(kind):
     frames, hop, order = 8, 16, 6
     k = _reflection(2, frames, order, seed=9)
     coeffs = k if kind == "reflection" else reflection_to_lpc(k)
-    x = _rand(2, frames * hop, seed=10)
+    x = seeded_randn(2, frames * hop, seed=10)
     rest = torch.zeros(2, order, dtype=torch.float64)
     for fn in (lpc_synthesis, lpc_inverse_filter):                 # blocks of 2 frames, then 1, 3 and 2
         for blocks in ([2 * hop], [hop, 3 * hop, 2 * hop]):
@@ -216,7 +212,7 @@ def test_inverse_filter_inverts_synthesis(device, kind, interpolation):
     frames, hop, order = 5, 32, 8
     k = _reflection(3, frames, order, seed=11, device=device)
     coeffs = k if kind == "reflection" else reflection_to_lpc(k)
-    x = _rand(3, frames * hop, seed=12, device=device)
+    x = seeded_randn(3, frames * hop, seed=12, device=device)
     residual = lpc_inverse_filter(x, coeffs, kind=kind, interpolation=interpolation)
     if kind == "lpc":
         ref = np.stack([ref_inverse_direct(x[b].cpu().numpy(), ref_per_sample(coeffs[b].cpu().numpy(), frames * hop,
@@ -228,10 +224,10 @@ def test_inverse_filter_inverts_synthesis(device, kind, interpolation):
 
 def test_gradcheck_sample_wise():
     frames, hop, order = 3, 5, 3
-    e = _rand(2, frames * hop).requires_grad_()
+    e = seeded_randn(2, frames * hop).requires_grad_()
     k = _reflection(2, frames, order, seed=13).requires_grad_()
     a = reflection_to_lpc(_reflection(2, frames, order, seed=14)).detach().requires_grad_()
-    s0 = _rand(2, order, seed=15).requires_grad_()
+    s0 = seeded_randn(2, order, seed=15).requires_grad_()
     for interpolation in ("hold", "linear"):
         check_gradcheck(lambda e, a, s: lpc_synthesis(e, a, interpolation=interpolation, state=s), [e, a, s0])
         for backend in ("compiled", "pure"):
@@ -249,7 +245,7 @@ def test_gradcheck_sample_wise():
 
 def test_batch_consistency_sample_wise():
     frames, hop, order = 4, 10, 5
-    e = _rand(3, frames * hop)
+    e = seeded_randn(3, frames * hop)
     k = _reflection(3, frames, order, seed=17)
     a = reflection_to_lpc(k)
     for kind, c in (("lpc", a), ("reflection", k)):
@@ -267,9 +263,9 @@ def test_batch_consistency_sample_wise():
 def test_edge_cases_sample_wise(kind):
     coeffs = _reflection(2, 1, 3, seed=18)                         # one frame, one sample
     coeffs = coeffs if kind == "reflection" else reflection_to_lpc(coeffs)
-    y = lpc_synthesis(_rand(2, 1), coeffs, kind=kind)
+    y = lpc_synthesis(seeded_randn(2, 1), coeffs, kind=kind)
     assert y.shape == (2, 1)
-    assert_matches_reference(y, to_numpy(_rand(2, 1)))             # from rest, the first output is e[0]
+    assert_matches_reference(y, to_numpy(seeded_randn(2, 1)))             # from rest, the first output is e[0]
     silence = torch.zeros(2, 64, dtype=torch.float64)
     c = _reflection(2, 4, 2, seed=19)
     c = c if kind == "reflection" else reflection_to_lpc(c)
@@ -281,7 +277,7 @@ def test_edge_cases_sample_wise(kind):
 
 def test_reflection_close_to_one_stays_finite():
     k = torch.tensor([[[0.9999, -0.9999, 0.9999]], [[-0.99999, 0.5, 0.99999]]], dtype=torch.float32)
-    e = _rand(2, 2000, dtype=torch.float32).requires_grad_()
+    e = seeded_randn(2, 2000, dtype=torch.float32).requires_grad_()
     kk = k.clone().requires_grad_()
     check_finite_gradients(lambda e, k: lpc_synthesis(e, k, kind="reflection"), [e, kk])
     y64 = lpc_synthesis(e.detach().double(), k.double(), kind="reflection")
@@ -314,7 +310,7 @@ def test_rejects_bad_arguments():
 def test_framewise_matches_numpy_loop(device, dtype, method, hop, length, tail):
     frames, order = 5, 4
     a = reflection_to_lpc(_reflection(2, frames, order, seed=20))
-    e = _rand(2, frames * hop, seed=21)
+    e = seeded_randn(2, frames * hop, seed=21)
     window = torch.hann_window(length, periodic=True, dtype=torch.float64)
     if length == 36:                                               # a hop of a third of the window
         window = torch.hann_window(length, periodic=True, dtype=torch.float64)
@@ -328,7 +324,7 @@ def test_framewise_matches_numpy_loop(device, dtype, method, hop, length, tail):
 
 def test_framewise_reflection_uses_same_filters():
     k = _reflection(2, 6, 5, seed=22)
-    e = _rand(2, 6 * 20, seed=23)
+    e = seeded_randn(2, 6 * 20, seed=23)
     y = framewise_lpc_synthesis(e, k, kind="reflection")
     ref = framewise_lpc_synthesis(e, reflection_to_lpc(k))
     assert_matches_reference(y, to_numpy(ref), rtol=1e-9, atol=1e-11)
@@ -342,7 +338,7 @@ def test_framewise_constant_filter_equals_lfilter(method):
     """Equal coefficients in every frame and a long tail: COLA overlap-add gives plain LTI filtering."""
     a = reflection_to_lpc(_reflection(6, scale=0.7, seed=24))
     frames, hop = 10, 25
-    e = _rand(frames * hop, seed=25)
+    e = seeded_randn(frames * hop, seed=25)
     y = framewise_lpc_synthesis(e, a.expand(frames, 6), tail_length=1000, method=method)
     ref = scipy.signal.lfilter([1.0], np.r_[1.0, a.numpy()], e.numpy())
     assert_matches_reference(y, ref, rtol=1e-9, atol=1e-10)
@@ -350,7 +346,7 @@ def test_framewise_constant_filter_equals_lfilter(method):
 
 def test_framewise_gradcheck_and_batch():
     frames, hop, order = 3, 6, 3
-    e = _rand(2, frames * hop).requires_grad_()
+    e = seeded_randn(2, frames * hop).requires_grad_()
     k = _reflection(2, frames, order, seed=26).requires_grad_()
     a = reflection_to_lpc(k.detach()).requires_grad_()
     for method in ("time", "fft"):
@@ -363,7 +359,7 @@ def test_framewise_gradcheck_and_batch():
 
 def test_framewise_edge_cases_and_errors():
     a = reflection_to_lpc(_reflection(1, 1, 2, seed=27))
-    y = framewise_lpc_synthesis(_rand(1, 1), a)                    # one sample, one frame (hop 1)
+    y = framewise_lpc_synthesis(seeded_randn(1, 1), a)                    # one sample, one frame (hop 1)
     assert_finite(y)
     assert y.shape == (1, 1)
     assert bool((framewise_lpc_synthesis(torch.zeros(1, 40, dtype=torch.float64), a.expand(1, 4, 2)) == 0).all())
@@ -411,7 +407,7 @@ def test_saturated_reflection_direct_form_unstable_lattice_finite():
             head = cur[:-1]
             cur = [(head[j] - ks[-1] * head[-1 - j]) / (1 - ks[-1] ** 2) for j in range(len(head))]
         assert max(abs(v) for v in ks) > 1                         # the rounded polynomial is unstable
-    e = _rand(160000, seed=28)
+    e = seeded_randn(160000, seed=28)
     direct = lpc_synthesis(e, a)
     assert not bool(torch.isfinite(direct).all()) or float(direct.abs().max()) > 1e100
     assert_finite(lpc_synthesis(e, k, kind="reflection"))
