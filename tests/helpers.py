@@ -6,6 +6,8 @@
 4. ``assert_finite`` / ``check_finite_gradients``: edge cases give no NaN/inf in value or gradient.
 5. ``DEVICES``: parametrise a test over CPU and, where present, CUDA (skipped cleanly without one).
 
+Shared float64 references: ``reference_time_varying_fir`` (frame-wise FIR filtering, overlap-added).
+
 ``shared_audio(name)`` finds a real recording in ``$TORCHDDSP_SHARED_AUDIO`` (default
 ``../shared/audio``); it skips with a reason when absent and fails instead when ``CI=true``.
 """
@@ -208,6 +210,33 @@ def random_stable_filter(order: int, rng: np.random.Generator | int = 0, *, shap
     if output == "sos":
         return stacked
     return stacked[..., 0, :], stacked[..., 1, :]
+
+
+def reference_time_varying_fir(x, h, hop: int, delay: int = 0, *, full: bool = False) -> np.ndarray:
+    """Frame-wise time-varying FIR filtering by an explicit float64 loop over frames (overlap-add).
+
+    ``x`` is one signal ``(time,)``, ``h`` one bank of responses ``(frames, taps)`` with
+    ``frames * hop >= time`` (``x`` is zero-padded to ``frames * hop``). Block ``m``,
+    ``x[m * hop:(m + 1) * hop]``, is convolved with ``h[m]`` in full and its ``hop + taps - 1``
+    samples are overlap-added at ``m * hop``. The frame is that of the *input* sample::
+
+        y[n] = sum_k h_m[k] x[n - k],   m = (n - k) // hop   (x[j] = 0 outside [0, time))
+
+    Returns ``y[delay:delay + time]`` (``delay`` advances the output, e.g. ``taps // 2`` to remove
+    a linear-phase filter's delay; it must leave ``time`` samples), or with ``full`` every sample
+    from ``delay`` to the end of the last tail, ``frames * hop + taps - 1 - delay`` of them.
+    """
+    x, h = np.asarray(x, dtype=np.float64), np.asarray(h, dtype=np.float64)
+    assert x.ndim == 1 and h.ndim == 2, f"expected x (time,) and h (frames, taps), received {x.shape}, {h.shape}"
+    frames, taps = h.shape
+    time = x.shape[-1]
+    assert frames * hop >= time, f"{frames} frames of hop {hop} do not cover {time} samples"
+    assert 0 <= delay <= frames * hop + taps - 1 - time, f"delay {delay} leaves fewer than {time} samples"
+    x = np.pad(x, (0, frames * hop - time))
+    y = np.zeros(frames * hop + taps - 1)
+    for m in range(frames):
+        y[m * hop:m * hop + hop + taps - 1] += np.convolve(x[m * hop:(m + 1) * hop], h[m])
+    return y[delay:] if full else y[delay:delay + time]
 
 
 def assert_streaming_equivalent(fn: Callable, time: int, state, blocks: Sequence[int], *, time_axis: int = -1,

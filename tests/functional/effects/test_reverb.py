@@ -20,6 +20,7 @@ from helpers import (
     check_batch_consistency,
     check_finite_gradients,
     check_gradcheck,
+    reference_time_varying_fir,
     to_numpy,
 )
 from torchddsp.functional.core.noise import white_noise
@@ -90,11 +91,7 @@ def reference_band_decay(noise, t60, gains, hop, fs):
     lags = (np.arange(n) - n // 2) % n
     window = np.hanning(n + 1)[:n]
     h = (mags[:, None, :] * weight * np.cos(2 * np.pi * lags[:, None] * k / n)).sum(-1) * window
-    x = np.pad(noise, (0, frames * hop - noise.shape[-1]))
-    y = np.zeros(frames * hop + n - 1)
-    for m in range(frames):
-        y[m * hop:m * hop + hop + n - 1] += np.convolve(x[m * hop:(m + 1) * hop], h[m])
-    return y[n // 2:n // 2 + noise.shape[-1]]
+    return reference_time_varying_fir(noise, h, hop, n // 2)
 
 
 def test_band_decay_ir_matches_numpy_loop():

@@ -1,8 +1,8 @@
 """Tests for torchddsp.functional.filters.fir.time_varying: time_varying_fir.
 
-References: a float64 NumPy loop over frames (``np.convolve`` of each hop-sized block with its
-frame's impulse response, tails overlap-added) and ``scipy.signal.lfilter`` for a constant
-impulse response.
+References: a float64 NumPy loop over frames (``helpers.reference_time_varying_fir``: ``np.convolve``
+of each hop-sized block with its frame's impulse response, tails overlap-added) and
+``scipy.signal.lfilter`` for a constant impulse response.
 """
 
 from __future__ import annotations
@@ -22,23 +22,10 @@ from helpers import (
     check_batch_consistency,
     check_finite_gradients,
     check_gradcheck,
+    reference_time_varying_fir,
     to_numpy,
 )
 from torchddsp.functional.filters.fir import time_varying_fir
-
-
-def reference_full(x: np.ndarray, h: np.ndarray, hop: int) -> np.ndarray:
-    """Framewise FIR by an explicit loop: block m convolved with h[m], full tails overlap-added."""
-    frames, taps = h.shape
-    x = np.pad(x, (0, frames * hop - x.shape[-1]))
-    y = np.zeros(frames * hop + taps - 1)
-    for m in range(frames):
-        y[m * hop:m * hop + hop + taps - 1] += np.convolve(x[m * hop:(m + 1) * hop], h[m])
-    return y
-
-
-def reference(x: np.ndarray, h: np.ndarray, hop: int, delay: int = 0) -> np.ndarray:
-    return reference_full(x, h, hop)[delay:delay + x.shape[-1]]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -51,7 +38,7 @@ def test_matches_numpy_frame_loop(dtype, time, hop, taps):
     for delay in sorted({0, taps // 2}):
         out = time_varying_fir(torch.tensor(x, dtype=dtype), torch.tensor(h, dtype=dtype), hop, delay=delay)
         assert out.shape == (2, time) and out.dtype == dtype
-        expected = np.stack([reference(x[i], h[i], hop, delay) for i in range(2)])
+        expected = np.stack([reference_time_varying_fir(x[i], h[i], hop, delay) for i in range(2)])
         tol = 1e-5 if dtype == torch.float32 else 1e-12
         assert_matches_reference(out, expected, atol=tol * max(1.0, np.abs(expected).max()))
 
@@ -64,7 +51,7 @@ def test_matches_numpy_random_sizes(time, hop, taps, data):
     rng = np.random.default_rng(time * 31 + hop * 7 + taps)
     x, h = rng.standard_normal(time), rng.standard_normal((frames, taps))
     out = time_varying_fir(torch.tensor(x), torch.tensor(h), hop, delay=delay)
-    assert_matches_reference(out, reference(x, h, hop, delay), atol=1e-11)
+    assert_matches_reference(out, reference_time_varying_fir(x, h, hop, delay), atol=1e-11)
 
 
 def test_constant_response_equals_scipy_lfilter():
@@ -80,7 +67,7 @@ def test_broadcasting_one_filter_bank_for_a_batch():
     x, h = rng.standard_normal((3, 1, 90)), rng.standard_normal((2, 6, 11))
     out = time_varying_fir(torch.tensor(x), torch.tensor(h), 16, delay=5)
     assert out.shape == (3, 2, 90)
-    expected = np.stack([[reference(x[i, 0], h[j], 16, 5) for j in range(2)] for i in range(3)])
+    expected = np.stack([[reference_time_varying_fir(x[i, 0], h[j], 16, 5) for j in range(2)] for i in range(3)])
     assert_matches_reference(out, expected, atol=1e-12)
 
 
@@ -115,7 +102,7 @@ def test_device_matches_numpy(device):
     x, h = rng.standard_normal(256), rng.standard_normal((4, 65))
     out = time_varying_fir(torch.tensor(x, device=device), torch.tensor(h, device=device), 64, delay=32)
     assert out.device.type == torch.device(device).type
-    assert_matches_reference(out, reference(x, h, 64, 32), atol=1e-12)
+    assert_matches_reference(out, reference_time_varying_fir(x, h, 64, 32), atol=1e-12)
 
 
 def test_streaming_blocks_equal_one_shot():
@@ -130,8 +117,8 @@ def test_streaming_blocks_equal_one_shot():
     torch.testing.assert_close(torch.cat(pieces, -1), whole, rtol=1e-12, atol=1e-12)
     # The final tail is the rest of the full convolution.
     assert tail.shape == (2, 49)
-    assert_matches_reference(torch.cat([whole[0], tail[0]]), reference_full(to_numpy(x[0]), to_numpy(h[0]), 32),
-                             atol=1e-12)
+    assert_matches_reference(torch.cat([whole[0], tail[0]]),
+                             reference_time_varying_fir(to_numpy(x[0]), to_numpy(h[0]), 32, full=True), atol=1e-12)
 
 
 def test_edge_cases():
@@ -174,7 +161,7 @@ def test_chunked_evaluation_matches_reference_and_gradcheck(monkeypatch):
     rng = np.random.default_rng(12)
     x, h = rng.standard_normal((2, 3, 50)), rng.standard_normal((2, 3, 7, 9))
     out = time_varying_fir(torch.tensor(x), torch.tensor(h), 8, delay=4)
-    expected = np.stack([[reference(x[i, j], h[i, j], 8, 4) for j in range(3)] for i in range(2)])
+    expected = np.stack([[reference_time_varying_fir(x[i, j], h[i, j], 8, 4) for j in range(3)] for i in range(2)])
     assert_matches_reference(out, expected, atol=1e-12)
     xs = torch.randn(2, 20, dtype=torch.float64, requires_grad=True)
     hs = torch.randn(2, 3, 5, dtype=torch.float64, requires_grad=True)
