@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from pathlib import Path
 
 from torchddsp import __version__
@@ -74,24 +75,21 @@ def _train(args: argparse.Namespace) -> int:
 def _resynth_or_transfer(args: argparse.Namespace) -> int:
     from torchddsp.apps.inference import load_trained, resynthesize, transfer
     from torchddsp.apps.workflows import resynthesis_item, run_report, transfer_item
-    from torchddsp.data.audio import read_audio, write_wav
+    from torchddsp.data.audio import write_wav
     from torchddsp.files import check_output
 
     inputs = (args.input, Path(args.run_dir) / "checkpoints")
     output = check_output("output", args.output, inputs=inputs, suffixes=(".wav",))
     report = check_output("output", output.with_suffix(".html"), inputs=inputs)
     trained = load_trained(args.run_dir)
-    audio, sample_rate = read_audio(args.input, mono=True)
-    audio = audio.numpy()
     if args.command == "transfer":
-        result = transfer(trained, audio, sample_rate, args.octave_shift, args.loudness_shift, seed=args.seed)
+        result = transfer(trained, args.input, None, args.octave_shift, args.loudness_shift, seed=args.seed)
         item = transfer_item(trained, f"Timbre transfer of {Path(args.input).name}", result)
         print(f"octave shift {result['octave_shift']:+d}, loudness shift {result['loudness_shift_db']:+.1f} dB")
     else:
-        result = resynthesize(trained, audio, sample_rate, seed=args.seed)
+        result = resynthesize(trained, args.input, seed=args.seed)
         item = resynthesis_item(trained, f"Resynthesis of {Path(args.input).name}", result)
-    audio_out = result["output"]
-    write_wav(output, audio_out / audio_out.abs().max().clamp_min(1.0), trained.sample_rate)
+    write_wav(output, result["output"], trained.sample_rate, normalise=True)
     page = run_report(trained, [item], report, f"torchddsp {args.command}")
     print(f"wrote {output}")
     print(f"report: {page}")
@@ -103,7 +101,6 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     from torchddsp.apps.inference import load_trained
     from torchddsp.apps.workflows import evaluate_audio
-    from torchddsp.data.audio import read_audio
     from torchddsp.files import check_output, write_text_atomically
 
     if args.json:
@@ -111,8 +108,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     trained = load_trained(args.run_dir)
     rows = []
     for path in args.audio:
-        audio, sample_rate = read_audio(path, mono=True)
-        row, _ = evaluate_audio(trained, audio.numpy(), sample_rate, f0_tracker=args.f0_tracker)
+        row, _ = evaluate_audio(trained, path, f0_tracker=args.f0_tracker)
         rows.append({"file": path, **row})
     columns = list(rows[0])
     print(" | ".join(columns))
@@ -206,8 +202,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+
+    def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+        print(f"torchddsp {args.command}: warning: {message}", file=sys.stderr)
     try:
-        return args.func(args)
+        with warnings.catch_warnings():            # one line each, no source location
+            warnings.showwarning = show_warning
+            return args.func(args)
     except ValueError as error:           # bad input: say what was wrong, no traceback
         print(f"torchddsp {args.command}: error: {error}", file=sys.stderr)
         return 2

@@ -10,15 +10,15 @@ rate: the input is resampled to the model's rate.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from torchddsp.data import long_audio
 from torchddsp.features import confident_frames, extract_features
-from torchddsp.functional.core.resample import resample
+from torchddsp.features.voicing import warn_if_not_monophonic
 from torchddsp.models import DDSPAutoencoder, ModelConfig
 from torchddsp.training.checkpoint import inference_weights, latest_checkpoint, load_checkpoint, read_state
 
@@ -66,23 +66,59 @@ def load_trained(run_dir: str | Path) -> TrainedModel:
                         state.get("f0_refine", False))
 
 
-def analyse(trained: TrainedModel, audio: np.ndarray, sample_rate: int) -> dict:
-    """Mono ``audio`` at any rate -> resampled audio and features at the model's rate and hop."""
-    if audio.ndim == 2:
-        audio = audio.mean(axis=0)
-    if audio.size == 0 or not np.isfinite(audio).all():
-        raise ValueError("audio: expected a non-empty recording of finite samples")
-    audio = resample(audio.astype(np.float64), sample_rate, trained.sample_rate).astype(np.float32)
-    frames = math.ceil(len(audio) / trained.hop_size)
-    audio = np.pad(audio, (0, frames * trained.hop_size - len(audio)))
-    features = extract_features(torch.from_numpy(audio), trained.sample_rate, trained.hop_size,
-                                f0_method=trained.f0_method, f0_refine=trained.f0_refine)
-    return {"audio": torch.from_numpy(audio), **{k: v.reshape(-1)[:frames].float() for k, v in features.items()}}
+def analyse(trained: TrainedModel, audio: str | Path | np.ndarray, sample_rate: int | None = None) -> dict:
+    """A recording at any rate -> its audio and features at the model's rate and hop.
+
+    ``audio``: an audio file's path, or an array ``(time,)`` / ``(channels, time)`` at
+    ``sample_rate`` Hz; channels are mixed to mono. The audio is resampled and analysed a chunk at
+    a time (:mod:`torchddsp.data.long_audio`) with the same results as at once. Returns
+    ``{"audio": (frames * hop_size,), "f0_hz", "f0_confidence", "voiced", "loudness_db": (frames,)}``
+    float32 tensors, ``frames = ceil(resampled length / hop_size)`` (the audio zero-padded to
+    whole frames). Warns once when the recording looks polyphonic or unpitched
+    (:func:`torchddsp.features.voicing.warn_if_not_monophonic`).
+    """
+    source = long_audio.open_mono(audio, sample_rate)
+    frames = -(-long_audio.resampled_length(source, trained.sample_rate) // trained.hop_size)
+    resampled = long_audio.scratch_array(frames * trained.hop_size)         # zero-padded to whole frames
+    try:
+        long_audio.resample_into(source, trained.sample_rate, out=resampled)
+    except ValueError as reason:
+        raise ValueError(f"audio: expected a non-empty recording of finite samples, received {source.name!r}: "
+                         f"{reason}") from None
+
+    def extract(segment: torch.Tensor) -> dict:
+        return extract_features(segment, trained.sample_rate, trained.hop_size, f0_method=trained.f0_method,
+                                f0_refine=trained.f0_refine)
+    features = long_audio.features_in_chunks(extract, resampled, trained.sample_rate, trained.hop_size)
+    features = {name: torch.from_numpy(value) for name, value in features.items()}
+    warn_if_not_monophonic(features, source.name, trained.stats.get("periodic_fraction"))
+    return {"audio": torch.from_numpy(resampled), **features}
 
 
 @torch.no_grad()
 def render(trained: TrainedModel, f0_hz: torch.Tensor, loudness_db: torch.Tensor, seed: int = 0) -> torch.Tensor:
-    return trained.model(f0_hz[None], loudness_db[None], noise_seed=seed)[0]
+    """The model's audio ``(frames * hop_size,)`` for features ``(frames,)``, rendered a chunk at a time.
+
+    The model streams (its state carried from chunk to chunk) and the stream is flushed by holding
+    the last frame for ``latency`` more samples, so the result equals one call of the model on all
+    the frames except in its last ``latency`` samples, and memory does not grow with length.
+    """
+    model, hop = trained.model, trained.hop_size
+    frames = f0_hz.shape[-1]
+    length = frames * hop
+    out = long_audio.scratch_array(length)
+    flush = -(-model.latency // hop)
+    f0 = torch.cat([f0_hz, f0_hz[-1:].expand(flush)]).float()
+    loudness = torch.cat([loudness_db, loudness_db[-1:].expand(flush)]).float()
+    state = model.initial_state(1, noise_seed=seed)
+    chunk = max(1, round(long_audio.CHUNK_SECONDS * trained.sample_rate / hop))
+    for first in range(0, frames + flush, chunk):
+        block, state = model(f0[None, first:first + chunk], loudness[None, first:first + chunk], state=state)
+        begin = first * hop - model.latency                    # where the block's first sample belongs
+        lo, hi = max(begin, 0), min(begin + block.shape[-1], length)
+        if hi > lo:
+            out[lo:hi] = block[0, lo - begin:hi - begin].numpy()
+    return torch.from_numpy(out)
 
 
 def automatic_shifts(trained: TrainedModel, features: dict) -> tuple[int, float]:
@@ -98,7 +134,10 @@ def automatic_shifts(trained: TrainedModel, features: dict) -> tuple[int, float]
     return octaves, loudness
 
 
-def resynthesize(trained: TrainedModel, audio: np.ndarray, sample_rate: int, seed: int = 0) -> dict:
+def resynthesize(trained: TrainedModel, audio: str | Path | np.ndarray, sample_rate: int | None = None,
+                 seed: int = 0) -> dict:
+    """The model driven by ``audio``'s own f0 and loudness (``audio`` as :func:`analyse`): its features
+    and ``"output"``, the resynthesis ``(frames * hop_size,)``."""
     features = analyse(trained, audio, sample_rate)
     return {**features, "output": render(trained, features["f0_hz"], features["loudness_db"], seed)}
 
@@ -107,8 +146,8 @@ MAX_OCTAVE_SHIFT = 8             # 2^8: from 20 Hz past 5 kHz
 MAX_LOUDNESS_SHIFT_DB = 120.0    # the loudness floor is -120 dB
 
 
-def transfer(trained: TrainedModel, audio: np.ndarray, sample_rate: int, octave_shift: int | None = None,
-             loudness_shift_db: float | None = None, seed: int = 0) -> dict:
+def transfer(trained: TrainedModel, audio: str | Path | np.ndarray, sample_rate: int | None = None,
+             octave_shift: int | None = None, loudness_shift_db: float | None = None, seed: int = 0) -> dict:
     """Render ``audio``'s melody with the learned timbre; shifts default to :func:`automatic_shifts`.
 
     ``octave_shift`` is an integer in ``[-MAX_OCTAVE_SHIFT, MAX_OCTAVE_SHIFT]``; ``loudness_shift_db``

@@ -11,6 +11,7 @@ sentence that ships inside the ``pysptk`` wheel.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import time
@@ -20,10 +21,25 @@ import numpy as np
 import torch
 
 from torchddsp.apps.inference import TrainedModel, resynthesize, transfer
-from torchddsp.data.audio import read_audio, write_wav
+from torchddsp.data.audio import write_wav
+from torchddsp.data.long_audio import features_in_chunks
 from torchddsp.evaluation import metrics, report
 from torchddsp.features import extract_features
 from torchddsp.features.confidence import EVALUATION_F0_CONFIDENCE, confident_frames
+
+MSS_SEGMENT_SECONDS = 30.0     # the multi-scale spectral distance is averaged over segments this long
+
+
+def multiscale_spectral_distance_in_segments(audio: torch.Tensor, output: torch.Tensor, sample_rate: int,
+                                             segment_seconds: float = MSS_SEGMENT_SECONDS) -> float:
+    """``metrics.multiscale_spectral_distance`` over equal segments of at most ``segment_seconds``,
+    averaged weighted by length: memory bounded on long recordings, the plain distance on shorter ones."""
+    length = min(audio.shape[-1], output.shape[-1])
+    parts = max(1, math.ceil(length / (segment_seconds * sample_rate)))
+    bounds = [round(i * length / parts) for i in range(parts + 1)]
+    total = sum((b - a) * metrics.multiscale_spectral_distance(audio[a:b], output[a:b])
+                for a, b in zip(bounds[:-1], bounds[1:]))
+    return total / length
 
 
 def resynthesis_metrics(audio: torch.Tensor, output: torch.Tensor, sample_rate: int, hop_size: int,
@@ -33,34 +49,44 @@ def resynthesis_metrics(audio: torch.Tensor, output: torch.Tensor, sample_rate: 
 
     Both signals are analysed by ``f0_tracker`` (an ``extract_features`` f0 method; CREPE, as
     Engel et al., in its tiny capacity by default; YIN when the CREPE weights are not installed,
-    which the returned ``"f0_tracker"`` says). f0 is compared on the frames where the input's
-    confidence is at least ``metrics.EVALUATION_F0_CONFIDENCE``. ``reference``: the features of
-    ``audio`` already extracted by ``f0_tracker`` (its analysis is then not repeated).
+    which the returned ``"f0_tracker"`` says) a chunk at a time, as ``analyse`` does. f0 is
+    compared on the frames where the input's confidence is at least
+    ``metrics.EVALUATION_F0_CONFIDENCE``. ``reference``: the features of ``audio`` already extracted
+    by ``f0_tracker`` (its analysis is then not repeated). The spectral distance is
+    :func:`multiscale_spectral_distance_in_segments`.
     """
     length = min(audio.shape[-1], output.shape[-1])
     audio, output = audio[..., :length], output[..., :length]
+
+    def features(signal: torch.Tensor, tracker: str) -> dict:
+        def extract(segment: torch.Tensor) -> dict:
+            return extract_features(segment, sample_rate, hop_size, f0_method=tracker)
+        arrays = features_in_chunks(extract, signal.numpy(), sample_rate, hop_size)
+        return {name: torch.from_numpy(value) for name, value in arrays.items()}
+
     if reference is None:
         try:
-            reference = extract_features(audio, sample_rate, hop_size, f0_method=f0_tracker)
+            reference = features(audio, f0_tracker)
         except FileNotFoundError:                # CREPE weights not installed: the built-in tracker
             f0_tracker = "yin"
-            reference = extract_features(audio, sample_rate, hop_size, f0_method=f0_tracker)
-    again = extract_features(output, sample_rate, hop_size, f0_method=f0_tracker)
+            reference = features(audio, f0_tracker)
+    again = features(output, f0_tracker)
     confident = confident_frames(reference["f0_hz"], reference["f0_confidence"], EVALUATION_F0_CONFIDENCE)
     return {
         "loudness_l1_db": metrics.loudness_l1(reference["loudness_db"], again["loudness_db"]),
         "f0_l1_cents": metrics.f0_l1_cents(reference["f0_hz"], again["f0_hz"], confident),
         "f0_outlier_ratio": metrics.f0_outlier_ratio(reference["f0_hz"], again["f0_hz"], confident),
-        "mss": metrics.multiscale_spectral_distance(audio, output),
+        "mss": multiscale_spectral_distance_in_segments(audio, output, sample_rate),
         "seconds": length / sample_rate,
         "f0_tracker": f0_tracker,
     }
 
 
-def evaluate_audio(trained: TrainedModel, audio: np.ndarray, sample_rate: int, seed: int = 0,
-                   f0_tracker: str = "crepe-tiny") -> tuple[dict, dict]:
+def evaluate_audio(trained: TrainedModel, audio: str | Path | np.ndarray, sample_rate: int | None = None,
+                   seed: int = 0, f0_tracker: str = "crepe-tiny") -> tuple[dict, dict]:
     """``(metrics, resynthesis)``: :func:`resynthesis_metrics` of the model's resynthesis of one
-    recording (at the model's rate), and the ``resynthesize`` result they were computed from."""
+    recording (a path, or an array at ``sample_rate``; at the model's rate), and the
+    ``resynthesize`` result they were computed from."""
     result = resynthesize(trained, audio, sample_rate, seed)
     # The input's features are reused when the model analysed it with the evaluation's own tracker.
     known = result if trained.f0_method == f0_tracker and not trained.f0_refine else None
@@ -86,23 +112,43 @@ def run_report(trained: TrainedModel, items: list[dict], path: str | Path, title
     return report.write_report(path, title, sections)
 
 
+REPORT_SECONDS = 60.0     # a report shows at most this much of a recording (its players are embedded)
+
+
 def _distribution(trained: TrainedModel, f0: torch.Tensor, loudness: torch.Tensor) -> torch.Tensor:
     with torch.no_grad():
         return trained.model.controls(f0[None], loudness[None])["harmonic_distribution"][0]
 
 
+def _excerpt(trained: TrainedModel, name: str, result: dict) -> tuple[str, int, int]:
+    """(section title, frames, samples) of the part of ``result`` a report shows: at most REPORT_SECONDS."""
+    frames = result["f0_hz"].shape[-1]
+    shown = min(frames, max(1, round(REPORT_SECONDS * trained.sample_rate / trained.hop_size)))
+    if shown < frames:
+        name += f" (first {shown * trained.hop_size / trained.sample_rate:.0f} s of " \
+                f"{frames * trained.hop_size / trained.sample_rate:.0f} s)"
+    return name, shown, shown * trained.hop_size
+
+
 def resynthesis_item(trained: TrainedModel, name: str, result: dict) -> dict:
-    return {"name": name, "audio": {"input": result["audio"], "resynthesis": result["output"]},
-            "f0": {"input f0": result["f0_hz"]}, "loudness": {"input loudness": result["loudness_db"]},
-            "distribution": _distribution(trained, result["f0_hz"], result["loudness_db"])}
+    """A report section for a ``resynthesize`` result (its first REPORT_SECONDS)."""
+    name, frames, samples = _excerpt(trained, name, result)
+    f0, loudness = result["f0_hz"][:frames], result["loudness_db"][:frames]
+    return {"name": name, "audio": {"input": result["audio"][:samples], "resynthesis": result["output"][:samples]},
+            "f0": {"input f0": f0}, "loudness": {"input loudness": loudness},
+            "distribution": _distribution(trained, f0, loudness)}
 
 
 def transfer_item(trained: TrainedModel, name: str, result: dict) -> dict:
-    return {"name": name, "audio": {"input": result["audio"], "transfer": result["output"]},
-            "f0": {"input f0": result["f0_hz"], f"shifted {result['octave_shift']:+d} octave(s)": result["f0_shifted"]},
-            "loudness": {"input": result["loudness_db"],
-                         f"shifted {result['loudness_shift_db']:+.1f} dB": result["loudness_shifted"]},
-            "distribution": _distribution(trained, result["f0_shifted"], result["loudness_shifted"])}
+    """A report section for a ``transfer`` result (its first REPORT_SECONDS)."""
+    name, frames, samples = _excerpt(trained, name, result)
+    shifted_f0, shifted_loudness = result["f0_shifted"][:frames], result["loudness_shifted"][:frames]
+    return {"name": name, "audio": {"input": result["audio"][:samples], "transfer": result["output"][:samples]},
+            "f0": {"input f0": result["f0_hz"][:frames],
+                   f"shifted {result['octave_shift']:+d} octave(s)": shifted_f0},
+            "loudness": {"input": result["loudness_db"][:frames],
+                         f"shifted {result['loudness_shift_db']:+.1f} dB": shifted_loudness},
+            "distribution": _distribution(trained, shifted_f0, shifted_loudness)}
 
 
 def example_audio(preferred: str = "fluid_violin.16k.flac") -> Path:
@@ -157,16 +203,15 @@ def demo(out_dir: str | Path, minutes: float = 3.0, audio: str | Path | None = N
     train(out / "data", run_dir, config, resume=resume, log=log)
     log(f"demo: trained for {time.time() - began:.0f} s")
     trained = load_trained(run_dir)
-    data, sr = read_audio(source, mono=True)
-    metrics_row, result = evaluate_audio(trained, data.numpy(), sr)
-    write_wav(out / "resynthesis.wav", result["output"].clamp(-1, 1), trained.sample_rate)
+    metrics_row, result = evaluate_audio(trained, source)
+    write_wav(out / "resynthesis.wav", result["output"], trained.sample_rate, normalise=True)
     # Transfer: a melody rendered by hand (torchddsp render's phrase) played with the learned timbre.
     controls = example_controls(4.0, 16000, 64, 60, 65)
     with torch.no_grad():
         melody = HarmonicPlusNoise(16000, 64, 60, 65).render(**controls, noise_seed=0)[0]
     melody = (0.8 * melody / melody.abs().max()).numpy()
     moved = transfer(trained, melody, 16000)
-    write_wav(out / "transfer.wav", (moved["output"] / moved["output"].abs().max().clamp_min(1.0)), trained.sample_rate)
+    write_wav(out / "transfer.wav", moved["output"], trained.sample_rate, normalise=True)
     (out / "metrics.json").write_text(json.dumps(metrics_row, indent=1))
     items = [resynthesis_item(trained, f"Resynthesis of {source.name}", result),
              transfer_item(trained, "Timbre transfer of a synthesised melody", moved)]

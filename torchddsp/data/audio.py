@@ -16,30 +16,46 @@ from torchddsp.files import write_atomically
 __all__ = ["read_audio", "write_wav"]
 
 
-def write_wav(path: str | Path | BinaryIO, audio: torch.Tensor, sample_rate: int) -> None:
+WRITE_BLOCK = 1 << 20      # samples per channel checked and written at once (memory stays bounded)
+
+
+def write_wav(path: str | Path | BinaryIO, audio: torch.Tensor, sample_rate: int, *, normalise: bool = False) -> None:
     """Write mono ``(time,)`` or multichannel ``(channels, time)`` audio as 16-bit PCM WAV.
 
     A file name is replaced atomically (``torchddsp.files.write_atomically``): a crash leaves the old
     file or the new one.
 
     ``path`` is a file name or a writable binary file object (e.g. ``io.BytesIO``). Values outside
-    [-1, 1] are an error rather than being clipped silently.
+    [-1, 1] are an error rather than being clipped silently; with ``normalise=True`` the audio is
+    instead divided by its peak when that exceeds 1. Long audio is checked and written a block at
+    a time, without a copy of the whole.
     """
     check_tensor("audio", audio, min_dim=1)
     check_positive("sample_rate", sample_rate)
-    data = audio.detach().cpu().to(torch.float64).numpy()
-    if not np.isfinite(data).all():
-        raise ValueError("audio: expected finite samples, received NaN or inf")
-    peak = float(np.abs(data).max()) if data.size else 0.0
-    if peak > 1.0:
+    audio = audio.detach()
+    time = audio.shape[-1]
+    peak = 0.0
+    for start in range(0, time, WRITE_BLOCK):
+        block = audio[..., start:start + WRITE_BLOCK].cpu().to(torch.float64)
+        if not bool(torch.isfinite(block).all()):
+            raise ValueError("audio: expected finite samples, received NaN or inf")
+        peak = max(peak, float(block.abs().max()) if block.numel() else 0.0)
+    if peak > 1.0 and not normalise:
         raise ValueError(f"audio: expected samples in [-1, 1] for WAV, received a peak of {peak:.3g} "
                          "(normalise first)")
-    frames = data.T if data.ndim == 2 else data
+    gain = 1.0 / peak if peak > 1.0 else 1.0
+    channels = audio.shape[0] if audio.dim() == 2 else 1
+
+    def write(target) -> None:
+        with sf.SoundFile(target, "w", int(sample_rate), channels, subtype="PCM_16", format="WAV") as handle:
+            for start in range(0, time, WRITE_BLOCK):
+                block = audio[..., start:start + WRITE_BLOCK].cpu().to(torch.float64).numpy() * gain
+                handle.write(block.T if block.ndim == 2 else block)
+
     if isinstance(path, (str, Path)):
-        write_atomically(path, lambda temporary: sf.write(str(temporary), frames, int(sample_rate), format="WAV",
-                                                          subtype="PCM_16"))
+        write_atomically(path, lambda temporary: write(str(temporary)))
     else:
-        sf.write(path, frames, int(sample_rate), format="WAV", subtype="PCM_16")
+        write(path)
 
 
 def read_audio(path: str | Path, *, mono: bool = False) -> tuple[torch.Tensor, int]:

@@ -2,14 +2,17 @@
 
 For every WAV/FLAC/OGG/AIFF file under ``AUDIO_DIR`` (hidden files and folders skipped):
 read it, mix to mono, resample to the target rate, extract f0, f0 confidence and A-weighted
-loudness, and write each array as a ``.npy`` file that training memory-maps. A bad file
+loudness, and write each array as a ``.npy`` file that training memory-maps. Each recording is
+read, resampled and analysed a chunk at a time (:mod:`torchddsp.data.long_audio`), so memory
+does not grow with its length. A bad file
 (unreadable, empty, silent, containing NaN/inf) is reported and skipped; the others go on.
 
 The output folder holds ``manifest.json`` (settings, one entry per source file with its status,
 size and modification time, and the examples cut from it), ``stats.json`` (loudness mean and
-standard deviation, f0 percentiles over voiced frames) and ``data/``. Every file is written
-atomically, and the manifest is rewritten after each source file, so an interrupted run can be
-started again: finished files whose size and time did not change are not redone.
+standard deviation, f0 percentiles over voiced frames, the share of clearly periodic frames) and
+``data/``. Every file is written atomically, and the manifest is rewritten after each source
+file, so an interrupted run can be started again: finished files whose size and time did not
+change are not redone.
 """
 
 from __future__ import annotations
@@ -25,10 +28,10 @@ import numpy as np
 import torch
 
 from torchddsp.checks import check_positive, check_positive_int
-from torchddsp.data.audio import read_audio
+from torchddsp.data.long_audio import features_in_chunks, open_mono, resample_into, resampled_length
 from torchddsp.features.confidence import F0_CONFIDENCE_THRESHOLD, confident_frames
+from torchddsp.features.voicing import periodic_fraction
 from torchddsp.files import write_atomically, write_text_atomically
-from torchddsp.functional.core.resample import resample
 
 AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff"}
 MANIFEST_VERSION = 1
@@ -50,18 +53,6 @@ def find_audio_files(root: str | Path) -> list[Path]:
         if path.is_file() and path.suffix.lower() in AUDIO_EXTENSIONS:
             found.append(path)
     return found
-
-
-def load_mono(path: Path, sample_rate: int) -> np.ndarray:
-    """Read, validate, mix to mono and resample; raises ``ValueError`` with the reason to skip."""
-    audio, source_rate = read_audio(path, mono=True)            # ValueError "unreadable ..." on a bad file
-    if audio.shape[-1] == 0:
-        raise ValueError("empty (no samples)")
-    if not bool(torch.isfinite(audio).all()):
-        raise ValueError("contains NaN or infinite samples")
-    if float(audio.abs().max()) < SILENCE_PEAK:
-        raise ValueError(f"silent (peak below {SILENCE_PEAK})")
-    return resample(audio.to(torch.float64), source_rate, sample_rate).to(torch.float32).numpy()
 
 
 def _save_npy_atomic(path: Path, array: np.ndarray) -> None:
@@ -121,20 +112,45 @@ def read_manifest(path: Path) -> dict:
     return manifest
 
 
-def _features(extract: Callable, audio: np.ndarray, sample_rate: int, hop_size: int, frames: int) -> dict:
-    """Run the extractor; raise ``ValueError`` (a reason to skip the file) on missing or non-finite values."""
-    features = extract(torch.from_numpy(audio), sample_rate, hop_size)
+def _check_features(features: dict, frames: int) -> dict:
+    """The three arrays training needs; ``ValueError`` (a reason to skip the file) when one is missing or non-finite."""
     arrays = {}
     for name in ("f0_hz", "f0_confidence", "loudness_db"):
         if name not in features:
             raise ValueError(f"the feature extractor returned no {name!r}")
         value = features[name]
-        value = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
-        value = value.astype(np.float32).reshape(-1)[:frames]
         if value.size != frames or not np.isfinite(value).all():
             raise ValueError(f"feature {name!r} has {value.size} frames (expected {frames}) or non-finite values")
         arrays[name] = value
     return arrays
+
+
+def _prepare_file(path: Path, arrays_stem: Path, sample_rate: int, hop_size: int, extract: Callable) -> int:
+    """Resample and analyse one recording a chunk at a time (:mod:`torchddsp.data.long_audio`) into
+    ``STEM.audio.npy`` (written straight into its file, never whole in memory) and the feature arrays;
+    returns its number of frames. ``ValueError``: a reason to skip the file (nothing is left behind)."""
+    source = open_mono(path)                                    # ValueError "unreadable ..." on a bad file
+    if source.length == 0:
+        raise ValueError("empty (no samples)")
+    frames = -(-resampled_length(source, sample_rate) // hop_size)
+    features = {}
+
+    def write_audio(temporary: Path) -> None:
+        audio = np.lib.format.open_memmap(temporary, mode="w+", dtype=np.float32, shape=(frames * hop_size,))
+        _, peak = resample_into(source, sample_rate, out=audio)
+        if peak < SILENCE_PEAK:
+            raise ValueError(f"silent (peak below {SILENCE_PEAK})")
+
+        def run(segment: torch.Tensor) -> dict:
+            return extract(segment, sample_rate, hop_size)
+        features.update(_check_features(features_in_chunks(run, audio, sample_rate, hop_size), frames))
+        audio.flush()
+        del audio
+
+    write_atomically(Path(f"{arrays_stem}.audio.npy"), write_audio)
+    for name, array in features.items():
+        _save_npy_atomic(Path(f"{arrays_stem}.{name}.npy"), array)
+    return frames
 
 
 def _default_extractor(f0_method: str, f0_refine: bool) -> Callable:
@@ -190,18 +206,14 @@ def prepare(audio_dir: str | Path, out_dir: str | Path, sample_rate: int = 16000
                           or (previous.get("status") == "skipped" and previous.get("ctime") == stat.st_ctime)):
             continue                  # a skipped file is retried once anything touched it (even with its old mtime)
         entry = {"size": stat.st_size, "mtime": stat.st_mtime}
+        file_id = file_id_for(key)
         try:
-            audio = load_mono(path, sample_rate)
-            frames = math.ceil(len(audio) / hop_size)
-            audio = np.pad(audio, (0, frames * hop_size - len(audio)))
-            arrays = {"audio": audio, **_features(extract, audio, sample_rate, hop_size, frames)}
+            frames = _prepare_file(path, out / "data" / file_id, sample_rate, hop_size, extract)
         except (ValueError, RuntimeError) as reason:
+            _remove_arrays(out / "data", file_id)
             entry.update(status="skipped", reason=str(reason), ctime=stat.st_ctime)
             log(f"prepare: skipping {key}: {reason}")
         else:
-            file_id = file_id_for(key)
-            for name, array in arrays.items():
-                _save_npy_atomic(out / "data" / f"{file_id}.{name}.npy", array)
             starts = list(range(0, frames, example_frames))
             entry.update(status="done", id=file_id, frames=frames,
                          examples=[[s, min(example_frames, frames - s)] for s in starts])
@@ -217,8 +229,9 @@ def prepare(audio_dir: str | Path, out_dir: str | Path, sample_rate: int = 16000
 
 def compute_statistics(out: Path, manifest: dict, confidence_threshold: float = F0_CONFIDENCE_THRESHOLD) -> dict:
     """Loudness mean/std over all frames; f0 percentiles over confident frames
-    (:func:`~torchddsp.features.confident_frames` at ``confidence_threshold``)."""
-    loudness, f0 = [], []
+    (:func:`~torchddsp.features.confident_frames` at ``confidence_threshold``); the files'
+    :func:`~torchddsp.features.voicing.periodic_fraction`, weighted by their frames."""
+    loudness, f0, periodic = [], [], []
     for entry in manifest["files"].values():
         if entry["status"] != "done":
             continue
@@ -228,11 +241,16 @@ def compute_statistics(out: Path, manifest: dict, confidence_threshold: float = 
         conf = np.load(out / "data" / f"{file_id}.f0_confidence.npy")
         loudness.append(loud)
         f0.append(pitch[confident_frames(pitch, conf, confidence_threshold)])
+        fraction = periodic_fraction(conf, loud)
+        if not math.isnan(fraction):
+            periodic.append((fraction, loud.size))
     if not loudness:
         return {"frames": 0}
     loudness, f0 = np.concatenate(loudness), np.concatenate(f0)
     stats = {"frames": int(loudness.size), "loudness_mean": float(loudness.mean()),
              "loudness_std": float(loudness.std())}
+    if periodic:                  # what inference compares new recordings with (features.voicing)
+        stats["periodic_fraction"] = sum(p * n for p, n in periodic) / sum(n for _, n in periodic)
     if f0.size:
         midi = 12 * np.log2(f0 / 440.0) + 69
         stats.update({f"f0_midi_p{p}": float(np.percentile(midi, p)) for p in (5, 50, 95)})

@@ -1,0 +1,64 @@
+r"""Does a recording suit a monophonic model? The share of its sounding frames that are clearly periodic.
+
+The DDSP autoencoder follows one f0. A chord, two instruments at once or a noisy, unpitched sound
+is resynthesised as one harmonic series that matches none of them, and f0 trackers say little
+about it: YIN still finds a common period in a mixture of two instruments and calls every frame
+voiced. What changes is how periodic the frames are. With the sounding frames those within
+``SOUNDING_RANGE_DB`` of the recording's loudest, the statistic is
+
+.. math:: p = \frac{|\{m \text{ sounding} : c_m > 0.9\}|}{|\{m \text{ sounding}\}|}
+
+with :math:`c_m` the tracker's f0 confidence (YIN's :math:`1 - d'`). Measured with YIN at 16 kHz,
+hop 64, on our development recordings: solo instruments 0.91 to 0.98 (a reverberant trumpet solo
+0.80); two instruments mixed, or a violin with itself a third, fifth or octave up, 0.59 to 0.70;
+speech 0.32 to 0.43; white noise 0.
+
+:func:`warn_if_not_monophonic` compares :math:`p` with that of the model's training data
+(``stats.json``'s ``periodic_fraction``; 0.95, a solo instrument's, for runs prepared before
+it was recorded) and warns once when it falls below ``WARN_RATIO`` (0.75) of it: a model of
+solo instruments warns below 0.71 (mixtures and chords), a model of speech below about 0.3.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import torch
+
+__all__ = ["PERIODIC_CONFIDENCE", "SOUNDING_RANGE_DB", "WARN_RATIO", "VoicingWarning", "periodic_fraction",
+           "warn_if_not_monophonic"]
+
+PERIODIC_CONFIDENCE = 0.9          # f0 confidence of a clearly periodic frame
+SOUNDING_RANGE_DB = 30.0           # frames this close to the loudest one are sounding
+SILENT_DB = -100.0                 # a recording never louder than this has no sounding frames
+SOLO_INSTRUMENT_FRACTION = 0.95    # the reference when the training data's own is unknown
+WARN_RATIO = 0.75
+
+
+class VoicingWarning(UserWarning):
+    """A recording looks polyphonic or unpitched for a monophonic model."""
+
+
+def periodic_fraction(f0_confidence: torch.Tensor | np.ndarray, loudness_db: torch.Tensor | np.ndarray) -> float:
+    """:math:`p` of the module docstring for one recording's frames ``(frames,)``; NaN when nothing sounds."""
+    confidence = torch.as_tensor(f0_confidence).reshape(-1).double()
+    loudness = torch.as_tensor(loudness_db).reshape(-1).double()
+    if loudness.numel() == 0 or float(loudness.max()) <= SILENT_DB:
+        return math.nan
+    sounding = loudness > float(loudness.max()) - SOUNDING_RANGE_DB
+    return float((confidence[sounding] > PERIODIC_CONFIDENCE).double().mean())
+
+
+def warn_if_not_monophonic(features: dict, name: str, training_fraction: float | None = None) -> float:
+    """Warn (:class:`VoicingWarning`) when ``features`` (``f0_confidence`` and ``loudness_db``) look
+    polyphonic or unpitched next to the training data's ``training_fraction``; returns :math:`p`."""
+    fraction = periodic_fraction(features["f0_confidence"], features["loudness_db"])
+    reference = SOLO_INSTRUMENT_FRACTION if training_fraction is None else float(training_fraction)
+    if fraction < WARN_RATIO * reference:
+        warnings.warn(f"{name} looks polyphonic or unpitched for this monophonic model: {fraction:.0%} of its "
+                      f"sounding frames are clearly periodic (f0 confidence above {PERIODIC_CONFIDENCE}), against "
+                      f"{reference:.0%} in the training data; the model follows one f0, so expect a resynthesis "
+                      "that matches none of the voices", VoicingWarning, stacklevel=2)
+    return fraction
