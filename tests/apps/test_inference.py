@@ -332,3 +332,100 @@ def test_transfer_refuses_absurd_shifts(trained, octaves, loudness, culprit):
     """Probe of issue 12: +-100 octaves and +1e6 dB were accepted; a NaN shift was blamed on 'audio'."""
     with pytest.raises(ValueError, match=f"^{culprit}: expected"):
         transfer(trained, harmonic(TRAIN_F0, 0.3, SR), SR, octaves, loudness)
+
+
+# ---------------------------------------------------------------------------------------------
+# Long recordings: chunked analysis and rendering give the whole-recording results.
+
+def test_rendering_in_chunks_equals_one_call_of_the_model_but_for_the_flush(trained, monkeypatch):
+    from torchddsp.apps.inference import render
+    from torchddsp.data import long_audio
+
+    frames = 230
+    g = torch.Generator().manual_seed(3)
+    f0 = TRAIN_F0 * 2 ** (0.5 * torch.rand(frames, generator=g))
+    loudness = -50 + 30 * torch.rand(frames, generator=g)
+    with torch.no_grad():
+        one_call = trained.model(f0[None], loudness[None], noise_seed=5)[0]
+    latency = trained.model.latency
+    assert 0 < latency < frames * HOP
+    for chunk_seconds in (long_audio.CHUNK_SECONDS, 17 * HOP / SR, HOP / SR):
+        monkeypatch.setattr(long_audio, "CHUNK_SECONDS", chunk_seconds)
+        chunked = render(trained, f0, loudness, seed=5)
+        assert chunked.shape == one_call.shape
+        torch.testing.assert_close(chunked[:-latency], one_call[:-latency], rtol=1e-4, atol=2e-6)
+        assert torch.isfinite(chunked).all()
+
+
+def test_a_file_is_resynthesised_in_chunks_with_the_whole_files_results(trained, tmp_path, monkeypatch):
+    from torchddsp.data import long_audio
+
+    audio = harmonic(TRAIN_F0, 2.2, 44100)
+    path = tmp_path / "in.wav"
+    sf.write(str(path), audio, 44100, subtype="FLOAT")
+    at_once = resynthesize(trained, audio, 44100)                 # 2.2 s: one chunk
+    monkeypatch.setattr(long_audio, "CHUNK_SECONDS", 0.3)
+    monkeypatch.setattr(long_audio, "CONTEXT_SECONDS", 0.2)
+    chunked = resynthesize(trained, path)
+    for key in ("audio", "f0_hz", "f0_confidence", "loudness_db"):
+        torch.testing.assert_close(chunked[key], at_once[key], rtol=0, atol=0)
+    torch.testing.assert_close(chunked["output"], at_once["output"], rtol=1e-4, atol=2e-6)
+
+
+def test_a_long_recordings_report_shows_its_beginning(run_dir, tmp_path, monkeypatch, capsys):
+    import base64
+    import io
+
+    from torchddsp.apps import workflows
+
+    monkeypatch.setattr(workflows, "REPORT_SECONDS", 0.25)
+    source = tmp_path / "in.wav"
+    sf.write(str(source), harmonic(TRAIN_F0, 1.0, SR), SR)
+    assert main(["resynth", str(run_dir), str(source), str(tmp_path / "out.wav")]) == 0
+    page = (tmp_path / "out.html").read_text()
+    assert "(first 0.248 s of 1 s)" in page                                # 62 of 250 frames
+    players = re.findall(r'src="data:audio/wav;base64,([^"]+)"', page)
+    assert len(players) == 2
+    for encoded in players:
+        audio, _ = sf.read(io.BytesIO(base64.b64decode(encoded)))
+        assert len(audio) == 62 * HOP
+    assert len(sf.read(str(tmp_path / "out.wav"))[0]) == SR                 # the WAV holds it all
+
+
+def test_the_multiscale_distance_in_segments_is_their_length_weighted_mean():
+    from torchddsp.apps.workflows import multiscale_spectral_distance_in_segments
+    from torchddsp.evaluation.metrics import multiscale_spectral_distance
+
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(5000, generator=g), torch.randn(5100, generator=g)
+    assert multiscale_spectral_distance_in_segments(x, y, 1000) == pytest.approx(multiscale_spectral_distance(x, y))
+    parts = [(0, 1667), (1667, 3333), (3333, 5000)]
+    expected = sum((b - a) * multiscale_spectral_distance(x[a:b], y[a:b]) for a, b in parts) / 5000
+    assert multiscale_spectral_distance_in_segments(x, y, 1000, segment_seconds=2.0) == pytest.approx(expected)
+
+
+# ---------------------------------------------------------------------------------------------
+# Polyphonic or unpitched inputs are announced once, with the voicing statistics.
+
+def two_voices(seconds, sample_rate):
+    """Two harmonic voices a tritone apart (no common period the model could follow)."""
+    return 0.5 * harmonic(TRAIN_F0, seconds, sample_rate) + 0.5 * harmonic(TRAIN_F0 * 2 ** 0.5, seconds, sample_rate)
+
+
+def test_training_statistics_record_how_periodic_the_data_is(trained):
+    assert 0.9 < trained.stats["periodic_fraction"] <= 1.0
+
+
+@pytest.mark.parametrize("command", ["resynth", "transfer"])
+def test_a_polyphonic_input_is_announced_in_one_line(run_dir, tmp_path, capsys, command):
+    chord, solo = tmp_path / "chord.wav", tmp_path / "solo.wav"
+    sf.write(str(chord), two_voices(1.0, SR), SR)
+    sf.write(str(solo), harmonic(TRAIN_F0, 1.0, SR), SR)
+    assert main([command, str(run_dir), str(solo), str(tmp_path / "a.wav")]) == 0
+    assert "warning" not in capsys.readouterr().err
+    assert main([command, str(run_dir), str(chord), str(tmp_path / "b.wav")]) == 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert re.fullmatch(rf"torchddsp {command}: warning: {re.escape(str(chord))} looks polyphonic or unpitched "
+                        r"for this monophonic model: \d+% of its sounding frames are clearly periodic .* against "
+                        r"\d+% in the training data.*\n", err)

@@ -40,3 +40,41 @@ def test_errors_name_the_problem(tmp_path):
         read_audio(tmp_path / "broken.wav")
     with pytest.raises(ValueError, match="unreadable audio file .*missing.flac"):
         read_audio(tmp_path / "missing.flac")
+
+
+@pytest.mark.parametrize("block", [7, 1000, 1 << 20])
+def test_long_audio_is_written_a_block_at_a_time_with_the_same_bytes(tmp_path, monkeypatch, block):
+    from torchddsp.data import audio as audio_module
+
+    g = torch.Generator().manual_seed(0)
+    signal = (0.4 * torch.randn(2, 3001, generator=g)).clamp(-1, 1)
+    write_wav(tmp_path / "whole.wav", signal, 22050)
+    monkeypatch.setattr(audio_module, "WRITE_BLOCK", block)
+    write_wav(tmp_path / "blocks.wav", signal, 22050)
+    assert (tmp_path / "blocks.wav").read_bytes() == (tmp_path / "whole.wav").read_bytes()
+
+
+def test_normalise_divides_by_a_peak_above_one_and_leaves_others(tmp_path, monkeypatch):
+    from torchddsp.data import audio as audio_module
+
+    monkeypatch.setattr(audio_module, "WRITE_BLOCK", 10)
+    loud = torch.linspace(-3.0, 1.5, 95)
+    write_wav(tmp_path / "loud.wav", loud, 8000, normalise=True)
+    data, _ = sf.read(str(tmp_path / "loud.wav"))
+    np.testing.assert_allclose(data, (loud / 3.0).numpy(), atol=1.0 / 32767)
+    quiet = torch.linspace(-0.5, 0.5, 95)
+    write_wav(tmp_path / "quiet.wav", quiet, 8000, normalise=True)
+    np.testing.assert_allclose(sf.read(str(tmp_path / "quiet.wav"))[0], quiet.numpy(), atol=1.0 / 32767)
+
+
+def test_a_bad_sample_in_a_late_block_writes_nothing(tmp_path, monkeypatch):
+    from torchddsp.data import audio as audio_module
+
+    monkeypatch.setattr(audio_module, "WRITE_BLOCK", 10)
+    signal = torch.zeros(95)
+    signal[90] = float("inf")
+    (tmp_path / "old.wav").write_bytes(b"previous content")
+    with pytest.raises(ValueError, match="audio.*finite"):
+        write_wav(tmp_path / "old.wav", signal, 8000, normalise=True)
+    assert (tmp_path / "old.wav").read_bytes() == b"previous content"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.wav"]

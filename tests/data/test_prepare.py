@@ -468,3 +468,28 @@ def test_prepare_command_bad_input_exits_2_naming_the_argument(tmp_path, capsys,
     assert main(["prepare", source, str(tmp_path / "data"), *arguments[1:]]) == 2
     err = capsys.readouterr().err
     assert name in err and "Traceback" not in err
+
+
+def test_long_files_are_prepared_in_chunks_with_the_whole_files_arrays(tmp_path, monkeypatch):
+    from torchddsp.data import long_audio
+    from torchddsp.functional.core.resample import resample
+
+    t = np.arange(int(2.5 * 44100)) / 44100
+    audio = (0.4 * np.sin(2 * np.pi * 220 * 2 ** (0.3 * np.sin(2 * np.pi * 0.5 * t)) * t)).astype(np.float32)
+    write(tmp_path / "in" / "long.wav", audio, 44100, subtype="FLOAT")
+    write(tmp_path / "in" / "quiet.wav", np.full(44100, 1e-7, np.float32), 44100, subtype="FLOAT")
+    whole = prepare(tmp_path / "in", tmp_path / "whole", progress=False, log=lambda m: None)
+    monkeypatch.setattr(long_audio, "CHUNK_SECONDS", 0.4)
+    monkeypatch.setattr(long_audio, "CONTEXT_SECONDS", 0.3)
+    chunked = prepare(tmp_path / "in", tmp_path / "chunked", progress=False, log=lambda m: None)
+    assert chunked == whole
+    entry = whole["files"]["long.wav"]
+    for field in ("audio", "f0_hz", "f0_confidence", "loudness_db"):
+        np.testing.assert_array_equal(load(tmp_path / "chunked", entry, field), load(tmp_path / "whole", entry, field))
+    expected = resample(audio.astype(np.float64), 44100, SR).astype(np.float32)
+    prepared = load(tmp_path / "chunked", entry, "audio")
+    np.testing.assert_array_equal(prepared[:expected.size], expected)
+    assert not prepared[expected.size:].any() and prepared.size == entry["frames"] * HOP
+    # The silent file was written chunk by chunk before it was found silent: nothing of it is left.
+    assert whole["files"]["quiet.wav"]["status"] == "skipped"
+    assert sorted(p.name.split(".")[0] for p in (tmp_path / "chunked" / "data").iterdir()) == [entry["id"]] * 4

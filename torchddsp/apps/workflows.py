@@ -125,8 +125,8 @@ def _excerpt(trained: TrainedModel, name: str, result: dict) -> tuple[str, int, 
     frames = result["f0_hz"].shape[-1]
     shown = min(frames, max(1, round(REPORT_SECONDS * trained.sample_rate / trained.hop_size)))
     if shown < frames:
-        name += f" (first {shown * trained.hop_size / trained.sample_rate:.0f} s of " \
-                f"{frames * trained.hop_size / trained.sample_rate:.0f} s)"
+        name += f" (first {shown * trained.hop_size / trained.sample_rate:.4g} s of " \
+                f"{frames * trained.hop_size / trained.sample_rate:.4g} s)"
     return name, shown, shown * trained.hop_size
 
 

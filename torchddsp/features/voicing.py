@@ -10,13 +10,17 @@ voiced. What changes is how periodic the frames are. With the sounding frames th
 
 with :math:`c_m` the tracker's f0 confidence (YIN's :math:`1 - d'`). Measured with YIN at 16 kHz,
 hop 64, on our development recordings: solo instruments 0.91 to 0.98 (a reverberant trumpet solo
-0.80); two instruments mixed, or a violin with itself a third, fifth or octave up, 0.59 to 0.70;
+0.80); two instruments mixed, or a violin with itself a third, fifth or octave up, 0.59 to 0.73;
 speech 0.32 to 0.43; white noise 0.
 
 :func:`warn_if_not_monophonic` compares :math:`p` with that of the model's training data
 (``stats.json``'s ``periodic_fraction``; 0.95, a solo instrument's, for runs prepared before
-it was recorded) and warns once when it falls below ``WARN_RATIO`` (0.75) of it: a model of
-solo instruments warns below 0.71 (mixtures and chords), a model of speech below about 0.3.
+it was recorded) and warns once when it falls below ``WARN_RATIO`` (0.8) of it: a model of
+solo instruments warns below 0.76 (mixtures and chords), a model of speech below about 0.3.
+
+The loudness that decides which frames sound is the DDSP one, a mean of A-weighted dB over
+frequency, which rates a sparse spectrum (a pure synthetic tone) far below a dense one (a faint
+white noise): the calibration holds for real recordings, whose spectra are dense.
 """
 
 from __future__ import annotations
@@ -32,9 +36,9 @@ __all__ = ["PERIODIC_CONFIDENCE", "SOUNDING_RANGE_DB", "WARN_RATIO", "VoicingWar
 
 PERIODIC_CONFIDENCE = 0.9          # f0 confidence of a clearly periodic frame
 SOUNDING_RANGE_DB = 30.0           # frames this close to the loudest one are sounding
-SILENT_DB = -100.0                 # a recording never louder than this has no sounding frames
+SILENT_DB = -119.0                 # never louder than this (the loudness floor is -120 dB): nothing sounds
 SOLO_INSTRUMENT_FRACTION = 0.95    # the reference when the training data's own is unknown
-WARN_RATIO = 0.75
+WARN_RATIO = 0.8
 
 
 class VoicingWarning(UserWarning):
