@@ -56,3 +56,25 @@ def test_write_atomically_keeps_the_extension_and_usual_permissions(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert (tmp_path / "a.npy").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_temporaries_of_killed_writes_are_recognised_and_nothing_else(tmp_path):
+    import subprocess
+    import sys
+
+    from torchddsp.files import remove_temporaries
+
+    # Real leftovers: a process killed inside write_atomically, after its temporary file was created.
+    for name in ("a.npy", "manifest.json", "noext"):
+        code = (f"import os; from torchddsp.files import write_atomically; "
+                f"write_atomically({str(tmp_path / name)!r}, lambda temporary: os._exit(9))")
+        assert subprocess.run([sys.executable, "-c", code]).returncode == 9
+    made = {p for p in tmp_path.iterdir()}
+    assert len(made) == 3 and all(p.name.startswith(".") for p in made)
+    keep = ["a.npy", ".hidden", ".a.npy.tmp.npy", "x.abcdefgh.tmp.npy", ".a.npy.ABCDEFGH.tmp.npy"]
+    for name in keep:
+        (tmp_path / name).write_text("keep")
+    (tmp_path / ".dir.abcdefgh.tmp").mkdir()
+    assert set(remove_temporaries(tmp_path)) == made
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*keep, ".dir.abcdefgh.tmp"])
+    assert remove_temporaries(tmp_path / "missing") == []

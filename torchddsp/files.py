@@ -13,6 +13,7 @@ the old file or the new one, never a torn one, and never a temporary file behind
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -95,6 +96,24 @@ def write_atomically(path: str | Path, write: Callable[[Path], None]) -> None:
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+
+
+TEMPORARY_NAME = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp(\.[^./]*)?")    # what write_atomically names its files
+
+
+def remove_temporaries(folder: str | Path) -> list[Path]:
+    """Delete the temporary files that writes killed mid-way (``kill -9``, power loss) left in ``folder``.
+
+    Only names :func:`write_atomically` makes (``.NAME.XXXXXXXX.tmp.EXT``) are removed. Call it when no
+    other process writes into ``folder``. Returns what was removed.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    stale = [p for p in folder.iterdir() if TEMPORARY_NAME.fullmatch(p.name) and p.is_file() and not p.is_symlink()]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
 
 
 def write_text_atomically(path: str | Path, text: str) -> None:

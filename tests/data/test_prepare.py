@@ -493,3 +493,20 @@ def test_long_files_are_prepared_in_chunks_with_the_whole_files_arrays(tmp_path,
     # The silent file was written chunk by chunk before it was found silent: nothing of it is left.
     assert whole["files"]["quiet.wav"]["status"] == "skipped"
     assert sorted(p.name.split(".")[0] for p in (tmp_path / "chunked" / "data").iterdir()) == [entry["id"]] * 4
+
+
+def test_a_rerun_removes_the_temporaries_a_killed_run_left(tmp_path):
+    import subprocess
+    import sys
+
+    write(tmp_path / "in" / "a.wav", tone(220, 0.5, SR), SR)
+    prepare(tmp_path / "in", tmp_path / "out", progress=False, log=lambda m: None)
+    code = ("import os; from torchddsp.files import write_atomically; "
+            f"write_atomically({str(tmp_path / 'out' / 'data' / 'x_0123456789ab.audio.npy')!r}, lambda t: os._exit(9))")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 9
+    before = sorted(p.name for p in (tmp_path / "out" / "data").iterdir())
+    assert len(before) == 5 and before[0].startswith(".x_0123456789ab.audio.npy.")
+    messages = []
+    prepare(tmp_path / "in", tmp_path / "out", progress=False, log=messages.append)
+    assert sorted(p.name for p in (tmp_path / "out" / "data").iterdir()) == before[1:]
+    assert "removed 1 temporary file(s)" in messages[0]

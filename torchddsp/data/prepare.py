@@ -31,7 +31,7 @@ from torchddsp.checks import check_positive, check_positive_int
 from torchddsp.data.long_audio import features_in_chunks, open_mono, resample_into, resampled_length
 from torchddsp.features.confidence import F0_CONFIDENCE_THRESHOLD, confident_frames
 from torchddsp.features.voicing import periodic_fraction
-from torchddsp.files import write_atomically, write_text_atomically
+from torchddsp.files import remove_temporaries, write_atomically, write_text_atomically
 
 AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff"}
 MANIFEST_VERSION = 1
@@ -179,6 +179,9 @@ def prepare(audio_dir: str | Path, out_dir: str | Path, sample_rate: int = 16000
     example_frames = max(1, int(round(example_seconds * sample_rate / hop_size)))
     out = Path(out_dir)
     (out / "data").mkdir(parents=True, exist_ok=True)
+    stale = remove_temporaries(out) + remove_temporaries(out / "data")
+    if stale:
+        log(f"prepare: removed {len(stale)} temporary file(s) that an interrupted run left in {out}")
     settings = {"version": MANIFEST_VERSION, "sample_rate": sample_rate, "hop_size": hop_size,
                 "example_frames": example_frames, "f0_method": f0_method, "f0_refine": bool(f0_refine)}
     manifest_path = out / "manifest.json"
