@@ -106,3 +106,23 @@ def test_bad_sources_name_the_argument(tmp_path):
     (tmp_path / "noise.wav").write_bytes(b"not audio at all")
     with pytest.raises(ValueError, match="unreadable audio file"):
         open_mono(tmp_path / "noise.wav")
+
+
+def resident_kb() -> int:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("RssFile:"))
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs Linux's /proc/self/status")
+def test_released_pages_of_scratch_files_leave_the_resident_set(monkeypatch):
+    from torchddsp.data.long_audio import release_pages
+
+    monkeypatch.setattr(long_audio, "IN_MEMORY_BYTES", 1 << 20)
+    array = scratch_array(64 << 20 >> 2)                          # 64 MB, mapped onto a file
+    before = resident_kb()
+    array[:] = 1.0                                                # every page touched
+    touched = resident_kb()
+    release_pages()
+    released = resident_kb()
+    assert touched - before > 50_000 and released - before < 10_000, (before, touched, released)
+    assert float(array[123_456]) == 1.0 and float(array.sum(dtype=np.float64)) == array.size   # nothing lost

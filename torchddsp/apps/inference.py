@@ -118,6 +118,7 @@ def render(trained: TrainedModel, f0_hz: torch.Tensor, loudness_db: torch.Tensor
         lo, hi = max(begin, 0), min(begin + block.shape[-1], length)
         if hi > lo:
             out[lo:hi] = block[0, lo - begin:hi - begin].numpy()
+        long_audio.release_pages(out)
     return torch.from_numpy(out)
 
 

@@ -21,8 +21,8 @@ import numpy as np
 import torch
 
 from torchddsp.apps.inference import TrainedModel, resynthesize, transfer
+from torchddsp.data import long_audio
 from torchddsp.data.audio import write_wav
-from torchddsp.data.long_audio import features_in_chunks
 from torchddsp.evaluation import metrics, report
 from torchddsp.features import extract_features
 from torchddsp.features.confidence import EVALUATION_F0_CONFIDENCE, confident_frames
@@ -37,8 +37,10 @@ def multiscale_spectral_distance_in_segments(audio: torch.Tensor, output: torch.
     length = min(audio.shape[-1], output.shape[-1])
     parts = max(1, math.ceil(length / (segment_seconds * sample_rate)))
     bounds = [round(i * length / parts) for i in range(parts + 1)]
-    total = sum((b - a) * metrics.multiscale_spectral_distance(audio[a:b], output[a:b])
-                for a, b in zip(bounds[:-1], bounds[1:]))
+    total = 0.0
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        total += (b - a) * metrics.multiscale_spectral_distance(audio[a:b], output[a:b])
+        long_audio.release_pages()                      # the scratch files' pages read so far
     return total / length
 
 
@@ -61,7 +63,7 @@ def resynthesis_metrics(audio: torch.Tensor, output: torch.Tensor, sample_rate: 
     def features(signal: torch.Tensor, tracker: str) -> dict:
         def extract(segment: torch.Tensor) -> dict:
             return extract_features(segment, sample_rate, hop_size, f0_method=tracker)
-        arrays = features_in_chunks(extract, signal.numpy(), sample_rate, hop_size)
+        arrays = long_audio.features_in_chunks(extract, signal.numpy(), sample_rate, hop_size)
         return {name: torch.from_numpy(value) for name, value in arrays.items()}
 
     if reference is None:

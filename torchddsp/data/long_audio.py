@@ -28,7 +28,9 @@ process is killed (they are unlinked as soon as they are created).
 from __future__ import annotations
 
 import math
+import mmap
 import tempfile
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -39,7 +41,8 @@ import torch
 
 from torchddsp.functional.core.resample import resample, resampling_ratio
 
-__all__ = ["CHUNK_SECONDS", "CONTEXT_SECONDS", "MonoSource", "open_mono", "scratch_array", "resampled_length",
+__all__ = ["CHUNK_SECONDS", "CONTEXT_SECONDS", "MonoSource", "open_mono", "scratch_array", "release_pages",
+           "resampled_length",
            "resample_into",
            "features_in_chunks"]
 
@@ -95,13 +98,35 @@ def open_mono(source: str | Path | np.ndarray | torch.Tensor, sample_rate: int |
     return MonoSource(read_file, int(info.frames), int(info.samplerate), path)
 
 
+_SCRATCH: list[weakref.ref] = []       # the scratch arrays mapped onto files (dead references pruned)
+
+
 def scratch_array(length: int) -> np.ndarray:
     """A zeroed float32 array of ``length`` samples: in memory up to 64 MB, beyond that mapped onto an
     unlinked temporary file (freed when the array is released, even after a crash)."""
     if 4 * length <= IN_MEMORY_BYTES:
         return np.zeros(length, dtype=np.float32)
     with tempfile.TemporaryFile(prefix="torchddsp-") as handle:
-        return np.memmap(handle, dtype=np.float32, mode="w+", shape=(length,))
+        array = np.memmap(handle, dtype=np.float32, mode="w+", shape=(length,))
+    _SCRATCH[:] = [ref for ref in _SCRATCH if ref() is not None] + [weakref.ref(array)]
+    return array
+
+
+def release_pages(*arrays: np.ndarray) -> None:
+    """Hand the pages of file-mapped arrays back to the system (they stay in its file cache).
+
+    A mapped page that was read or written counts in the process's resident memory until the
+    mapping goes, so a long loop over a mapped array would grow to its whole size. The chunked
+    loops call this after each chunk for ``arrays`` and every live :func:`scratch_array`: dirty
+    pages are written back (``msync``), then dropped from the mapping (``madvise(MADV_DONTNEED)``,
+    where the platform has it); the next access reads them back from the file cache.
+    """
+    for array in (*arrays, *(ref() for ref in _SCRATCH)):
+        mapping = getattr(array, "_mmap", None)
+        if isinstance(array, np.memmap) and mapping is not None and hasattr(mmap, "MADV_DONTNEED"):
+            if array.mode != "r":
+                mapping.flush()
+            mapping.madvise(mmap.MADV_DONTNEED)
 
 
 def resampled_length(source: MonoSource, sample_rate: int) -> int:
@@ -141,6 +166,7 @@ def resample_into(source: MonoSource, sample_rate: int, out: np.ndarray | None =
         begin, end = start * up // down, min(length, -(-stop * up // down))
         offset = first * up // down
         out[begin:end] = converted[begin - offset:end - offset]
+        release_pages(out)
     return out, peak
 
 
@@ -171,4 +197,5 @@ def features_in_chunks(extract: Callable[[torch.Tensor], dict], audio: np.ndarra
             if name not in result:
                 result[name] = np.empty(frames, dtype=np.float32)
             result[name][first_frame:last_frame] = value.reshape(-1)[skip:skip + last_frame - first_frame]
+        release_pages(audio)
     return result
