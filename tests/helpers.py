@@ -6,6 +6,21 @@
 4. ``assert_finite`` / ``check_finite_gradients``: edge cases give no NaN/inf in value or gradient.
 5. ``DEVICES``: parametrise a test over CPU and, where present, CUDA (skipped cleanly without one).
 
+Training tests (``tests/training``, ``tests/faults``) share ``harmonic_tone``, the ``TINY`` model
+overrides, ``read_losses``, ``cli_command`` and the ``tone_data`` / ``short_run`` fixtures of
+``tests/conftest.py``; ``Payload`` is a pickle that runs code when unpickled unsafely.
+
+The fault-injection suite (``tests/faults``) runs commands and checks their refusals:
+
+- ``run_main``: ``torchddsp ARGV`` in this process (fast), its exit status and output;
+  ``run_cli``: the same as a real process (``python -m torchddsp``), for what only a process shows
+  (the exit status the shell sees, everything written to stderr until exit);
+- ``assert_one_line_error``: the documented refusal: the exit status, one line on stderr that
+  names the culprit (after argparse's usage, for the errors argparse itself reports), no traceback;
+- ``files_under`` / ``hidden_files``: what a command left behind;
+- ``run_capped``: commands run one after the other in a process whose address space is capped, so
+  an absurd size that is not refused fails there (and fast) instead of taking the machine's memory.
+
 Shared float64 references: ``reference_time_varying_fir`` (frame-wise FIR filtering, overlap-added).
 
 ``shared_audio(name)`` finds a real recording in ``$TORCHDDSP_SHARED_AUDIO`` (default
@@ -14,7 +29,12 @@ Shared float64 references: ``reference_time_varying_fir`` (frame-wise FIR filter
 
 from __future__ import annotations
 
+import csv
+import json
 import os
+import subprocess
+import sys
+import traceback
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -279,3 +299,146 @@ def assert_delayed_copy(streamed: torch.Tensor, one_shot: torch.Tensor, latency:
                                msg=lambda m: f"streamed output is not the one-shot output delayed by {latency}: {m}")
     before = streamed[..., :latency]
     assert before.numel() == 0 or float(before.abs().max()) < 1e-12, "output before the latency must be silent"
+
+
+# ---------------------------------------------------------------------------------------------
+# Training on a synthetic tone (tests/training, tests/faults).
+
+TINY = ["model.hidden=32", "model.mlp_layers=1", "model.n_harmonics=20", "train.crop_seconds=0.25",
+        "train.batch_size=2", "train.threads=1", "train.log_every=1"]
+
+
+def quiet(message):
+    pass
+
+
+def harmonic_tone(f0=220.0, seconds=1.5, sample_rate=16000):
+    t = np.arange(int(seconds * sample_rate)) / sample_rate
+    envelope = np.minimum(1.0, t / 0.05) * (0.7 + 0.3 * np.sin(2 * np.pi * 1.5 * t))
+    return 0.5 * envelope * sum(np.sin(2 * np.pi * k * f0 * t) / k for k in range(1, 6))
+
+
+def read_losses(run_dir):
+    with open(Path(run_dir) / "losses.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def cli_command(data, run_dir, overrides, *extra):
+    """``python -m torchddsp train DATA RUN_DIR --config small --quiet --set ...`` as an argument list."""
+    sets = sum((["--set", s] for s in overrides), [])
+    return [sys.executable, "-m", "torchddsp", "train", str(data), str(run_dir), "--config", "small", "--quiet", *sets,
+            *extra]
+
+
+class Payload:
+    """Unpickling this runs a shell command that creates a marker file."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+# ---------------------------------------------------------------------------------------------
+# Commands and their refusals (tests/faults).
+
+def run_main(capsys, argv) -> tuple[int, str, str]:
+    """``(exit status, stdout, stderr)`` of ``torchddsp ARGV`` run in this process."""
+    from torchddsp.apps.cli import main
+
+    capsys.readouterr()
+    crash = ""
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as exit:                 # argparse reports its own errors this way
+        code = exit.code
+    except Exception:                          # what a process would print before exiting with status 1
+        code, crash = 1, traceback.format_exc()
+    out, err = capsys.readouterr()
+    return code, out, err + crash
+
+
+def run_cli(argv, timeout: float = 180, **kwargs) -> subprocess.CompletedProcess:
+    """``python -m torchddsp ARGV`` as a process: its exit status, stdout and stderr."""
+    return subprocess.run([sys.executable, "-m", "torchddsp", *map(str, argv)], capture_output=True, text=True,
+                          timeout=timeout, **kwargs)
+
+
+def assert_one_line_error(command: str, code: int, err: str, expected_code: int, culprit: str) -> str:
+    """The refusal of ``torchddsp COMMAND``: exit status ``expected_code``, no traceback, and one line
+    ``torchddsp COMMAND: error: ...`` naming ``culprit``, alone on stderr (argparse prints its usage
+    first). Returns the line."""
+    assert "Traceback" not in err, err
+    assert code == expected_code, f"exit status {code}, expected {expected_code}; stderr:\n{err}"
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines, "nothing on stderr"
+    message = lines[-1]
+    # argparse reports an unknown option with the top-level parser's name
+    assert message.startswith((f"torchddsp {command}: error: ", "torchddsp: error: ")), \
+        f"not the command's error line: {message!r}"
+    assert culprit in message, f"the message does not name {culprit!r}: {message!r}"
+    if err.startswith("usage: "):
+        assert all(line.startswith(("usage: ", " ")) for line in lines[:-1]), err
+    else:
+        assert len(lines) == 1, f"expected one line on stderr, received {len(lines)}:\n{err}"
+    return message
+
+
+def files_under(*folders) -> dict[str, tuple[int, int]]:
+    """``{path: (size, mtime_ns)}`` of every file under ``folders``: compare two to see what was written."""
+    found = {}
+    for folder in folders:
+        for path in sorted(Path(folder).rglob("*")):
+            if not path.is_dir():
+                stat = path.lstat()
+                found[str(path)] = (stat.st_size, stat.st_mtime_ns)
+    return found
+
+
+def hidden_files(folder) -> list[str]:
+    """Hidden files and folders under ``folder`` (atomic writes' temporaries are hidden)."""
+    return sorted(str(p) for p in Path(folder).rglob(".*"))
+
+
+# Run in a child: caps its address space at what it holds after the imports plus ``cap`` bytes, then
+# calls main() on each case in turn and prints one JSON line per case.
+_CAPPED_DRIVER = r"""
+import contextlib, io, json, resource, sys, time, traceback
+import torch
+from torchddsp.apps.cli import main
+cases, cap = json.loads(sys.stdin.read())
+size = [int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmSize:")][0] * 1024
+resource.setrlimit(resource.RLIMIT_AS, (size + cap, resource.getrlimit(resource.RLIMIT_AS)[1]))
+for argv in cases:
+    err, out = io.StringIO(), io.StringIO()
+    began, rss = time.time(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    try:
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+            try:
+                code = main(argv)
+            except SystemExit as exit:
+                code = exit.code
+    except BaseException:
+        code, err = None, io.StringIO(traceback.format_exc())
+    grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss) * 1024
+    print(json.dumps({"argv": argv, "code": code, "err": err.getvalue(), "seconds": time.time() - began,
+                      "grown_bytes": grown}), flush=True)
+"""
+
+
+def run_capped(cases: list[list[str]], cap: int = 2 << 30, timeout: float = 240) -> dict[tuple, dict]:
+    """Run each ``torchddsp`` argv of ``cases`` in one child whose memory is capped at ``cap`` bytes more
+    than after its imports. Returns ``{tuple(argv): {"code", "err", "seconds", "grown_bytes"}}``; a
+    case the child never reached (it died) is missing."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the address-space cap needs Linux (/proc/self/status, RLIMIT_AS)")
+    done = subprocess.run([sys.executable, "-c", _CAPPED_DRIVER], input=json.dumps([cases, cap]), capture_output=True,
+                          text=True, timeout=timeout)
+    results = {}
+    for line in done.stdout.splitlines():
+        if line.startswith("{"):
+            row = json.loads(line)
+            results[tuple(row.pop("argv"))] = row
+    assert len(results) == len(cases), f"the capped process died (status {done.returncode}):\n{done.stderr[-3000:]}"
+    return results

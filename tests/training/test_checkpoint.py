@@ -11,6 +11,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from helpers import Payload
 from torchddsp.apps.inference import load_trained
 from torchddsp.models import DDSPAutoencoder, ModelConfig
 from torchddsp.training import latest_checkpoint, load_checkpoint, save_checkpoint
@@ -158,16 +159,6 @@ def test_missing_files_are_named(tmp_path):
     (path / "model.safetensors").unlink()
     with pytest.raises(ValueError, match="model.safetensors"):
         load_checkpoint(path, model)
-
-
-class Payload:
-    """Unpickling this runs a shell command that creates a marker file."""
-
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (os.system, (f"touch {self.marker}",))
 
 
 @pytest.mark.filterwarnings("ignore:Detected pickle protocol:UserWarning")

@@ -2,40 +2,33 @@
 checkpoints; a killed run resumes to exactly the weights of an uninterrupted one; existing runs are
 not overwritten; bad input is a clear error.
 
-Training data: a synthetic harmonic tone prepared with the real feature extractor (yin).
+Training data: a synthetic harmonic tone prepared with the real feature extractor (yin): the
+``tone_data`` and ``short_run`` fixtures of ``tests/conftest.py`` (shared with ``tests/faults``).
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 
 import numpy as np
 import pytest
-import soundfile as sf
 import torch
 from safetensors.torch import load_file
 
+from helpers import TINY, cli_command, quiet, read_losses
 from torchddsp.apps.cli import main
-from torchddsp.data import PreparedDataset, prepare
+from torchddsp.data import PreparedDataset
 from torchddsp.losses import loudness_l1_loss, multi_resolution_stft_loss
 from torchddsp.training import latest_checkpoint, load_config, train
 from torchddsp.training.tasks.autoencoder import noise_seed, sample_batch
 from torchddsp.training.trainer import build_task, learning_rate
 
 SR = 16000
-TINY = ["model.hidden=32", "model.mlp_layers=1", "model.n_harmonics=20", "train.crop_seconds=0.25",
-        "train.batch_size=2", "train.threads=1", "train.log_every=1"]
-
-
-def quiet(message):
-    pass
 
 
 @pytest.fixture(autouse=True)
@@ -43,37 +36,6 @@ def restore_threads():
     threads = torch.get_num_threads()
     yield
     torch.set_num_threads(threads)           # train() sets the process-wide thread count
-
-
-def harmonic_tone(f0=220.0, seconds=1.5, sample_rate=SR):
-    t = np.arange(int(seconds * sample_rate)) / sample_rate
-    envelope = np.minimum(1.0, t / 0.05) * (0.7 + 0.3 * np.sin(2 * np.pi * 1.5 * t))
-    return 0.5 * envelope * sum(np.sin(2 * np.pi * k * f0 * t) / k for k in range(1, 6))
-
-
-@pytest.fixture(scope="module")
-def tone_data(tmp_path_factory):
-    root = tmp_path_factory.mktemp("trainer_data")
-    (root / "audio").mkdir()
-    sf.write(str(root / "audio" / "tone.wav"), harmonic_tone(), SR, subtype="FLOAT")
-    prepare(root / "audio", root / "data", sample_rate=SR, example_seconds=1.0, progress=False, log=quiet)
-    return root / "data"
-
-
-def read_losses(run_dir):
-    with open(run_dir / "losses.csv", newline="") as f:
-        return list(csv.DictReader(f))
-
-
-@pytest.fixture(scope="module")
-def short_run(tone_data, tmp_path_factory):
-    run_dir = tmp_path_factory.mktemp("trainer_run") / "run"
-    config = load_config("small", TINY + ["train.steps=40", "train.checkpoint_every=10"])
-    threads = torch.get_num_threads()
-    messages = []
-    result = train(tone_data, run_dir, config, progress=False, log=messages.append)
-    torch.set_num_threads(threads)
-    return run_dir, config, result, messages
 
 
 def test_short_run_on_a_tone_learns(short_run):
@@ -326,11 +288,6 @@ def test_same_config_gives_the_same_weights(tone_data, tmp_path):
     b = load_file(str(tmp_path / "b" / "checkpoints" / "step_00000001" / "model.safetensors"))
     for name in a:
         torch.testing.assert_close(b[name], a[name], rtol=0, atol=0, msg=lambda m, n=name: f"{n}: {m}")
-
-
-def cli_command(data, run_dir, overrides, *extra):
-    sets = sum((["--set", s] for s in overrides), [])
-    return [sys.executable, "-m", "torchddsp", "train", str(data), str(run_dir), "--config", "small", "--quiet", *sets, *extra]
 
 
 @pytest.mark.slow

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,25 @@ import torch
 from torchddsp.data.prepare import checked_file_id, read_manifest
 
 FIELDS = ("audio", "f0_hz", "f0_confidence", "loudness_db")
+AGAIN = "prepare the audio again into a new folder"
+
+
+def _count(value, least: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+
+def _read_stats(path: Path) -> dict:
+    """``stats.json`` (``{}`` when absent): a table of finite numbers, else a ``ValueError`` naming it."""
+    if not path.exists():
+        return {}
+    try:
+        stats = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise ValueError(f"data_dir: unreadable statistics {str(path)!r} ({error}); {AGAIN}") from None
+    if not isinstance(stats, dict) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                              and math.isfinite(v) for v in stats.values()):
+        raise ValueError(f"data_dir: {str(path)!r} is not a table of statistics of `torchddsp prepare`; {AGAIN}")
+    return stats
 
 
 def crop_offset(rng: np.random.Generator, length: int, frames: int) -> int:
@@ -40,15 +60,32 @@ class PreparedDataset:
                              f"received {str(self.root)!r}")
         manifest = read_manifest(manifest_path)
         settings = self.settings = manifest["settings"]
+        for name in ("sample_rate", "hop_size", "example_frames"):
+            if not _count(settings.get(name), 1):
+                raise ValueError(f"data_dir: {str(manifest_path)!r} holds settings.{name} = {settings.get(name)!r}, "
+                                 f"expected an integer >= 1; {AGAIN}")
         self.sample_rate, self.hop_size = settings["sample_rate"], settings["hop_size"]
         self.example_frames = settings["example_frames"]
-        stats_path = self.root / "stats.json"
-        self.stats = json.loads(stats_path.read_text()) if stats_path.exists() else {}
-        self.examples = [(checked_file_id(entry, manifest_path), start, length) for entry in manifest["files"].values()
-                         if entry.get("status") == "done" for start, length in entry["examples"]]
+        self.stats = _read_stats(self.root / "stats.json")
+        self.examples, self._frames = [], {}
+        for key, entry in manifest["files"].items():
+            if entry.get("status") != "done":
+                continue
+            file_id = checked_file_id(entry, manifest_path)
+            frames, examples = entry.get("frames"), entry.get("examples")
+            if not (_count(frames, 1) and isinstance(examples, list) and all(
+                    isinstance(e, list) and len(e) == 2 and _count(e[0], 0) and _count(e[1], 1)
+                    and e[0] + e[1] <= frames for e in examples)):
+                raise ValueError(f"data_dir: {str(manifest_path)!r} holds examples of {key!r} that are not [start, "
+                                 f"length] frames within its {frames!r} frames; {AGAIN}")
+            self._frames[file_id] = frames
+            self.examples += [(file_id, start, length) for start, length in examples]
         if not self.examples:
             raise ValueError(f"data_dir: {str(self.root)!r} holds no usable audio (every file was skipped)")
         self._arrays: dict[tuple[str, str], np.ndarray] = {}
+        for file_id in self._frames:           # every array checked (and memory-mapped) before training starts
+            for field in FIELDS:
+                self._array(file_id, field)
 
     def __len__(self) -> int:
         return len(self.examples)
@@ -56,7 +93,19 @@ class PreparedDataset:
     def _array(self, file_id: str, field: str) -> np.ndarray:
         key = (file_id, field)
         if key not in self._arrays:
-            self._arrays[key] = np.load(self.root / "data" / f"{file_id}.{field}.npy", mmap_mode="r")
+            path = self.root / "data" / f"{file_id}.{field}.npy"
+            try:
+                array = np.load(path, mmap_mode="r")          # never a pickle: allow_pickle stays False
+            except FileNotFoundError:
+                raise ValueError(f"data_dir: {str(path)!r} is missing; {AGAIN}") from None
+            except ValueError as error:
+                raise ValueError(f"data_dir: {str(path)!r} is not an array written by `torchddsp prepare` "
+                                 f"({type(error).__name__}); {AGAIN}") from None
+            expected = self._frames[file_id] * (self.hop_size if field == "audio" else 1)
+            if array.shape != (expected,) or array.dtype.kind != "f":
+                raise ValueError(f"data_dir: {str(path)!r} holds an array of shape {array.shape} and dtype "
+                                 f"{array.dtype}, expected {expected} floats; {AGAIN}")
+            self._arrays[key] = array
         return self._arrays[key]
 
     def example(self, index: int, frames: int | None = None, offset: int = 0) -> dict[str, np.ndarray]:

@@ -11,14 +11,31 @@ import math
 
 import torch
 
+from torchddsp.checks import check_positive, check_positive_int
 from torchddsp.functional.controls.scaling import midi_to_hz
+
+MAX_OSCILLATOR_SAMPLES = 2 ** 28
 
 
 def example_controls(seconds: float, sample_rate: int, hop_size: int, n_harmonics: int,
                      n_noise_bands: int) -> dict[str, torch.Tensor]:
     """Controls for ``HarmonicPlusNoise.render``: ``amplitude`` ``(1, frames, 1)``,
     ``harmonic_distribution`` ``(1, frames, K)``, ``f0_hz`` ``(1, frames, 1)`` and
-    ``noise_magnitudes`` ``(1, frames, bands)``."""
+    ``noise_magnitudes`` ``(1, frames, bands)``.
+
+    The phrase is refused (``ValueError`` naming the arguments) when rendering it would take more
+    than ``MAX_OSCILLATOR_SAMPLES`` oscillator samples (``seconds * sample_rate * n_harmonics``),
+    before anything is allocated.
+    """
+    check_positive("seconds", seconds)
+    check_positive("sample_rate", sample_rate)
+    check_positive_int("hop_size", hop_size)
+    check_positive_int("n_harmonics", n_harmonics)
+    check_positive_int("n_noise_bands", n_noise_bands)
+    if seconds * sample_rate * n_harmonics > MAX_OSCILLATOR_SAMPLES:
+        raise ValueError(f"seconds, sample_rate and n_harmonics: expected at most {MAX_OSCILLATOR_SAMPLES} oscillator "
+                         f"samples (seconds * sample_rate * n_harmonics, about 1 GiB per buffer), received "
+                         f"{seconds} * {sample_rate} * {n_harmonics}; render fewer seconds or harmonics")
     frame_rate = sample_rate / hop_size
     frames = max(1, int(round(seconds * frame_rate)))
     t = torch.arange(frames, dtype=torch.float64) / frame_rate

@@ -93,8 +93,8 @@ def loss_curve_tag(losses_csv: Path) -> str:
     if not losses_csv.exists():
         return "<p>(no loss log)</p>"
     points = []
-    with losses_csv.open(newline="") as f:
-        for row in csv.DictReader(f):
+    with losses_csv.open(newline="", errors="replace") as f:       # junk bytes make torn rows, not an error
+        for row in csv.DictReader(line.replace("\0", "") for line in f):
             try:                                  # a row torn by a crash is left out, not fatal
                 points.append((int(row["step"]), float(row["loss"])))
             except (TypeError, ValueError):

@@ -24,6 +24,21 @@ from torchddsp.processors import HarmonicPlusNoise, Reverb
 MODEL_LIMITS = {"sample_rate": (1000, 384000), "hop_size": (1, 65536), "n_harmonics": (1, 4096),
                 "n_noise_bands": (1, 4096), "hidden": (1, 8192), "mlp_layers": (1, 64), "z_size": (0, 4096),
                 "n_mfcc": (1, 512), "reverb_seconds": (0.0, 60.0), "amplitude_floor": (0.0, 1.0)}
+# Each size may be within its range while their combination is not (hidden=8192 with mlp_layers=64 is
+# 13 billion weights): the whole network is limited too, to 2 GiB of float32 weights.
+MAX_PARAMETERS = 2 ** 29
+
+
+def _linear(inputs: int, outputs: int) -> int:
+    return inputs * outputs + outputs
+
+
+def _mlp(inputs: int, hidden: int, layers: int) -> int:
+    return _linear(inputs, hidden) + (layers - 1) * _linear(hidden, hidden) + layers * 2 * hidden
+
+
+def _gru(inputs: int, hidden: int) -> int:
+    return 3 * (inputs * hidden + hidden * hidden + 2 * hidden)
 
 
 @dataclass
@@ -51,6 +66,20 @@ class ModelConfig:
         if self.hop_size > self.sample_rate:
             raise ValueError(f"model.hop_size: expected at most model.sample_rate = {self.sample_rate} samples, "
                              f"received {self.hop_size}")
+        if self.parameter_count() > MAX_PARAMETERS:
+            raise ValueError(f"model.hidden and model.mlp_layers: expected a network of at most {MAX_PARAMETERS} "
+                             f"weights (2 GiB of float32), received sizes giving {self.parameter_count()} "
+                             f"(hidden={self.hidden}, mlp_layers={self.mlp_layers})")
+
+    def parameter_count(self) -> int:
+        """The number of trained weights of ``DDSPAutoencoder(self)``, computed without building it."""
+        hidden, layers, z = self.hidden, self.mlp_layers, self.z_size
+        decoder = (2 * _mlp(1, hidden, layers) + (_mlp(z, hidden, layers) if z else 0)
+                   + _gru((3 if z else 2) * hidden, hidden) + _mlp(hidden + 2 + z, hidden, layers)
+                   + _linear(hidden, 1 + self.n_harmonics + self.n_noise_bands))
+        encoder = 2 * self.n_mfcc + _gru(self.n_mfcc, hidden) + _linear(hidden, z) if z else 0
+        reverb = int(self.reverb_seconds * self.sample_rate) if self.reverb_seconds > 0 else 0
+        return decoder + encoder + reverb
 
     @classmethod
     def from_dict(cls, values: dict) -> "ModelConfig":

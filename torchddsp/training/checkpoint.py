@@ -23,15 +23,17 @@ naming a folder that is gone), ``latest_checkpoint`` falls back to the newest co
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
 from torchddsp.checks import check_choice
 from torchddsp.files import usual_mode, write_text_atomically
@@ -41,6 +43,19 @@ STEP_NAME = re.compile(r"step_(\d{8,})")
 
 def _tensors(module: torch.nn.Module) -> dict:
     return {k: v.detach().contiguous().cpu() for k, v in module.state_dict().items()}
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` with Python's file I/O, so that a full disk is an ``OSError`` (ENOSPC) that the commands
+    report in one line; ``torch.save`` and safetensors' ``save_file`` raise ``RuntimeError`` or their own error."""
+    with open(path, "wb") as handle:
+        handle.write(data)
+
+
+def _save_object(value, path: Path) -> None:
+    buffer = io.BytesIO()
+    torch.save(value, buffer)
+    _write_bytes(path, buffer.getvalue())
 
 
 def _check_extras(extras: dict) -> None:
@@ -66,18 +81,18 @@ def save_checkpoint(run_dir: str | Path, step: int, model: torch.nn.Module, opti
     final = root / f"step_{step:08d}"
     tmp = Path(tempfile.mkdtemp(dir=root, prefix=".tmp_"))
     try:
-        save_file(_tensors(model), str(tmp / "model.safetensors"))
+        _write_bytes(tmp / "model.safetensors", save(_tensors(model)))
         if average is not None:
-            save_file(_tensors(average), str(tmp / "average.safetensors"))
-        torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+            _write_bytes(tmp / "average.safetensors", save(_tensors(average)))
+        _save_object(optimizer.state_dict(), tmp / "optimizer.pt")
         for name, (module, module_optimizer) in extras.items():
-            save_file(_tensors(module), str(tmp / f"{name}.safetensors"))
-            torch.save(module_optimizer.state_dict(), tmp / f"{name}.optimizer.pt")
+            _write_bytes(tmp / f"{name}.safetensors", save(_tensors(module)))
+            _save_object(module_optimizer.state_dict(), tmp / f"{name}.optimizer.pt")
         (tmp / "state.json").write_text(json.dumps({**state, "step": step}))
         for f in tmp.iterdir():
             with open(f, "rb") as handle:
                 os.fsync(handle.fileno())
-            os.chmod(f, usual_mode())              # safetensors writes 0600: a checkpoint holds ordinary files
+            os.chmod(f, usual_mode())              # a checkpoint holds ordinary files, whatever wrote them
         os.chmod(tmp, usual_mode(directory=True))  # and mkdtemp makes the folder 0700
         if final.exists():
             shutil.rmtree(final)
@@ -148,7 +163,9 @@ def _load_weights(module: torch.nn.Module, file: Path) -> None:
 
 def _load_optimizer(optimizer: torch.optim.Optimizer, file: Path) -> None:
     try:
-        optimizer.load_state_dict(torch.load(file, map_location="cpu", weights_only=True))
+        with warnings.catch_warnings():     # torch warns of a raw pickle's protocol: the refusal below says it all
+            warnings.simplefilter("ignore")
+            optimizer.load_state_dict(torch.load(file, map_location="cpu", weights_only=True))
     except Exception as error:              # an unsafe pickle is refused here, never executed
         # PyTorch's own message suggests weights_only=False, the unsafe way: keep only the line saying what it met.
         lines = [line.strip() for line in str(error).splitlines() if line.strip()]
@@ -169,8 +186,9 @@ def read_state(path: str | Path) -> dict:
     except (OSError, ValueError) as error:
         raise ValueError(f"checkpoint: unreadable {str(meta)!r} ({type(error).__name__}: {error})") from None
     step = state.get("step") if isinstance(state, dict) else None
-    if not isinstance(step, int) or isinstance(step, bool) or step < 0:
-        raise ValueError(f"checkpoint: {str(meta)!r} is not a checkpoint state (expected a table with a step >= 0), "
+    if not isinstance(step, int) or isinstance(step, bool) or not 0 <= step < 2 ** 63:
+        raise ValueError(f"checkpoint: {str(meta)!r} is not a checkpoint state (expected a table with a step in "
+                         "[0, 2**63)), "
                          f"received {str(state)[:80]!r}")
     return state
 

@@ -22,6 +22,7 @@ Overrides are ``section.key=value`` strings (``train.steps=200``, ``model.hidden
 from __future__ import annotations
 
 import copy
+import math
 import sys
 import warnings
 from dataclasses import asdict, dataclass
@@ -67,10 +68,11 @@ class TrainConfig:
         if not isinstance(self.average_decay, (int, float)) or not 0 <= self.average_decay < 1:
             raise ValueError(f"train.average_decay: expected a number in [0, 1) (0: no average), "
                              f"received {self.average_decay!r}")
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
-            raise ValueError(f"train.seed: expected an integer, received {self.seed!r}")
-        if not isinstance(self.time_limit_seconds, (int, float)) or self.time_limit_seconds < 0:
-            raise ValueError(f"train.time_limit_seconds: expected a number >= 0 (0: no limit), "
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or not 0 <= self.seed < 2 ** 63:
+            raise ValueError(f"train.seed: expected an integer in [0, 2**63), received {self.seed!r}")
+        if (not isinstance(self.time_limit_seconds, (int, float)) or isinstance(self.time_limit_seconds, bool)
+                or not math.isfinite(self.time_limit_seconds) or self.time_limit_seconds < 0):
+            raise ValueError(f"train.time_limit_seconds: expected a finite number >= 0 (0: no limit), "
                              f"received {self.time_limit_seconds!r}")
 
     @classmethod

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from torchddsp.files import write_text_atomically
+from torchddsp.files import remove_temporaries, write_text_atomically
 from torchddsp.training.averaging import weight_average
 from torchddsp.training.checkpoint import (
     inference_weights,
@@ -114,10 +114,14 @@ def check_run_dir(run_dir: Path, checkpoint: Path | None, resume: bool, config: 
         return
     saved_file = run_dir / "config.json"
     try:
-        saved = _flat(json.loads(saved_file.read_text()))
+        saved = json.loads(saved_file.read_text())
     except (OSError, ValueError) as error:
         raise ValueError(f"run_dir: cannot read the run's settings {str(saved_file)!r} ({error}); "
                          "they are needed to resume it") from None
+    if not isinstance(saved, dict):
+        raise ValueError(f"run_dir: the run's settings {str(saved_file)!r} are not a table, received "
+                         f"{str(saved)[:80]!r}; they are needed to resume it")
+    saved = _flat(saved)
     wanted = _flat(json.loads(json.dumps(config.to_dict())))
     # Keys of one side only are a layout change between versions (an older run's config), not a new setting.
     changed = [f"{key} {saved[key]!r} -> {wanted[key]!r}" for key in sorted(set(saved) & set(wanted))
@@ -128,15 +132,25 @@ def check_run_dir(run_dir: Path, checkpoint: Path | None, resume: bool, config: 
                          "or start a new RUN_DIR")
 
 
+LOG_HEADER = ["step", "loss", "learning_rate"]
+
+
+def _check_apart(data_dir: Path, run_dir: Path) -> None:
+    """A run is written beside its data, never into the data folder itself (two arguments mixed up)."""
+    if Path(run_dir).resolve() == Path(data_dir).resolve():
+        raise ValueError(f"run_dir: {str(run_dir)!r} is the data_dir; choose a RUN_DIR of its own, not the folder "
+                         "the data is read from")
+
+
 def _truncate_log(path: Path, step: int) -> None:
     """Keep the loss-log rows of steps before the checkpoint we resume from, rewritten atomically.
 
     Rows written after the checkpoint go, and so do blank or torn rows (a crash mid-write)."""
     if not path.exists():
         return
-    with path.open(newline="") as f:
-        rows = list(csv.reader(f))
-    header = rows[0] if rows else ["step", "loss", "learning_rate"]
+    with path.open(newline="", errors="replace") as f:      # a log overwritten with junk is cut, not fatal
+        rows = list(csv.reader(line.replace("\0", "") for line in f))
+    header = LOG_HEADER
     kept = [r for r in rows[1:] if len(r) == len(header) and r[0].isdigit() and int(r[0]) < step]
     text = io.StringIO()
     csv.writer(text).writerows([header, *kept])
@@ -160,6 +174,7 @@ def train(data_dir: str | Path, run_dir: str | Path, config: RunConfig, resume: 
 def _train(rank, world, data_dir, run_dir, config, resume, progress, log) -> dict:
     run_dir = Path(run_dir)
     task, modules = build_task(config, data_dir)
+    _check_apart(data_dir, run_dir)
     model = modules["model"]
     optimizers = {name: torch.optim.Adam(module.parameters(), lr=config.train.learning_rate)
                   for name, module in modules.items()}
@@ -176,7 +191,7 @@ def _train(rank, world, data_dir, run_dir, config, resume, progress, log) -> dic
         if rank == 0:
             log(f"train: resuming from {checkpoint} (step {start})")
     if rank == 0:
-        for path in remove_stale_temporaries(run_dir):
+        for path in remove_stale_temporaries(run_dir) + remove_temporaries(run_dir):
             log(f"train: removed {path}, left by an interrupted write")
         run_dir.mkdir(parents=True, exist_ok=True)
         write_text_atomically(run_dir / "config.json", json.dumps(config.to_dict(), indent=1))
@@ -201,7 +216,7 @@ def _train(rank, world, data_dir, run_dir, config, resume, progress, log) -> dic
             bar = tqdm(total=config.train.steps, initial=start, desc="train", unit="step")
     losses_file = (run_dir / "losses.csv").open("a", newline="") if rank == 0 else None
     if losses_file is not None and losses_file.tell() == 0:
-        csv.writer(losses_file).writerow(["step", "loss", "learning_rate"])
+        csv.writer(losses_file).writerow(LOG_HEADER)
     began, loss_value, done = time.time(), float("nan"), start
     for step in range(start, config.train.steps):
         lr = learning_rate(config.train, step)

@@ -58,8 +58,8 @@ def white_noise(shape: int | Sequence[int], *, distribution: str = "uniform", se
     check_choice("distribution", distribution, NOISE_DISTRIBUTIONS)
     if seed is not None and generator is not None:
         raise ValueError("seed and generator: expected at most one of them, received both")
-    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
-        raise ValueError(f"seed: expected an int, received {seed!r}")
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or not -2 ** 63 <= seed < 2 ** 64):
+        raise ValueError(f"seed: expected an integer in [-2**63, 2**64) (a torch.Generator seed), received {seed!r}")
     if generator is not None and not isinstance(generator, torch.Generator):
         raise ValueError(f"generator: expected a torch.Generator, received {type(generator).__name__}")
     dtype = dtype or torch.get_default_dtype()

@@ -15,8 +15,8 @@ def _seed(noise_seed: int | None) -> int:
     """``noise_seed``, or one drawn from torch's global generator (so ``torch.manual_seed`` fixes it)."""
     if noise_seed is None:
         return int(torch.randint(0, 2 ** 62, (), dtype=torch.int64))
-    if not isinstance(noise_seed, int) or isinstance(noise_seed, bool):
-        raise ValueError(f"noise_seed: expected an int or None, received {noise_seed!r}")
+    if not isinstance(noise_seed, int) or isinstance(noise_seed, bool) or not -2 ** 63 <= noise_seed < 2 ** 63:
+        raise ValueError(f"noise_seed: expected an integer in [-2**63, 2**63) (an int64) or None, received {noise_seed!r}")
     return noise_seed
 
 

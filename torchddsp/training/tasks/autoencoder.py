@@ -9,6 +9,7 @@ loudness statistics. Losses: the ``[losses]`` table on the output against the re
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,9 @@ from torchddsp.data import PreparedDataset
 from torchddsp.models import DDSPAutoencoder, ModelConfig
 from torchddsp.training.losses import WeightedLosses
 from torchddsp.training.task import StepOutput, Task
+
+# The audio of one batch, at most: 512 MiB of float32 (Engel et al.'s 16 crops of 4 s at 16 kHz are 2**20).
+MAX_BATCH_SAMPLES = 2 ** 27
 
 
 def noise_seed(seed: int, step: int, world: int, rank: int) -> int:
@@ -40,9 +44,19 @@ class AutoencoderTask(Task):
     def __init__(self, config, data_dir: str | Path):
         super().__init__(config, data_dir)
         self.dataset = dataset = PreparedDataset(data_dir)
-        config.model.sample_rate, config.model.hop_size = dataset.sample_rate, dataset.hop_size
+        try:                            # the data's rate and hop, checked like any model setting
+            config.model = dataclasses.replace(config.model, sample_rate=dataset.sample_rate, hop_size=dataset.hop_size)
+        except ValueError as error:
+            raise ValueError(f"data_dir: the settings of {str(dataset.root / 'manifest.json')!r} do not fit the model "
+                             f"({error}); prepare the audio again into a new folder") from None
         self.sample_rate = dataset.sample_rate
         self.crop_frames = max(1, round(config.train.crop_seconds * dataset.sample_rate / dataset.hop_size))
+        samples = config.train.batch_size * self.crop_frames * dataset.hop_size
+        if samples > MAX_BATCH_SAMPLES:
+            raise ValueError(f"train.batch_size and train.crop_seconds: expected batches of at most "
+                             f"{MAX_BATCH_SAMPLES} samples (batch_size * crop_seconds * sample_rate), received "
+                             f"{config.train.batch_size} "
+                             f"crops of {config.train.crop_seconds} s at {dataset.sample_rate} Hz ({samples} samples)")
         self.losses = WeightedLosses(config.losses, dataset.sample_rate, dataset.hop_size)
 
     def build_modules(self) -> dict[str, torch.nn.Module]:
