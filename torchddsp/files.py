@@ -64,6 +64,21 @@ def check_output(name: str, path: str | Path, *, inputs: Iterable[str | Path] = 
     return path
 
 
+def check_output_folder(name: str, path: str | Path) -> Path:
+    """Check a folder a command writes into, before any work: it may be missing (it is created later)
+    but not an existing file. Raises ``ValueError`` naming ``name``; returns the path."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{name}: expected a folder to write into, received the existing file {str(path)!r}; "
+                         "choose another name")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ValueError(f"{name}: {str(parent)!r} in {str(path)!r} is a file, not a folder")
+            break
+    return path
+
+
 def usual_mode(directory: bool = False) -> int:
     """The permissions an ordinary new file (``0666``) or folder (``0777``) gets under the process umask.
 
@@ -114,6 +129,19 @@ def remove_temporaries(folder: str | Path) -> list[Path]:
     for path in stale:
         path.unlink(missing_ok=True)
     return stale
+
+
+def reserve_space(handle: int, size: int, path: str | Path | None = None) -> None:
+    """Allocate ``size`` bytes of the open file ``handle`` on disk now, so a full disk is an ``OSError``
+    (``ENOSPC``, naming ``path``) here rather than a ``SIGBUS`` when a memory map of the file is written.
+
+    A no-op where the platform has no ``posix_fallocate``.
+    """
+    if size > 0 and hasattr(os, "posix_fallocate"):
+        try:
+            os.posix_fallocate(handle, 0, size)
+        except OSError as error:
+            raise OSError(error.errno, error.strerror, None if path is None else str(path)) from None
 
 
 def write_text_atomically(path: str | Path, text: str) -> None:

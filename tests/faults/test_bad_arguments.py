@@ -6,7 +6,7 @@ everything the process printed until it exited. Absurd sizes run in a process wi
 so a size that is not refused fails fast there instead of taking the machine's memory.
 
 Exit statuses (docs/crash-safety.md): 2 for a user error, 1 when the system refuses (an output
-folder that is an existing file is reported by the system: ``File exists`` / ``Not a directory``).
+folder that is an existing file is a user error too, named before any work).
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ CASES = [
     case(["render", "--out", "{tmp}/r", "--harmonics", "0"], 2, "harmonics", "render-harmonics-0"),
     case(["render", "--out", "{tmp}/r", "--harmonics", "-3"], 2, "harmonics", "render-harmonics-negative"),
     case(["render", "--out", "{tmp}/r", "--seed", str(2 ** 70)], 2, "seed", "render-seed-overflow"),
-    case(["render", "--out", "{tmp}/plain", "--seconds", "0.1"], 1, "{tmp}/plain", "render-out-is-a-file"),
+    case(["render", "--out", "{tmp}/plain", "--seconds", "0.1"], 2, "{tmp}/plain", "render-out-is-a-file"),
     case(["render", "--bogus"], 2, "--bogus", "render-unknown-option"),
     # prepare
     case(["prepare", "{tmp}/missing", "{tmp}/p", "--quiet"], 2, "audio_dir", "prepare-missing-input"),
@@ -85,15 +85,15 @@ CASES = [
          "prepare-example-seconds-inf"),
     case(["prepare", "{tmp}/audio", "{tmp}/p", "--quiet", "--f0-method", "nope"], 2, "--f0-method",
          "prepare-unknown-tracker"),
-    case(["prepare", "{wav}", "{wav}", "--quiet"], 1, "{wav}", "prepare-output-is-the-input-file"),
-    case(["prepare", "{tmp}/audio", "{tmp}/plain", "--quiet"], 1, "{tmp}/plain", "prepare-output-is-a-file"),
+    case(["prepare", "{wav}", "{wav}", "--quiet"], 2, "{wav}", "prepare-output-is-the-input-file"),
+    case(["prepare", "{tmp}/audio", "{tmp}/plain", "--quiet"], 2, "{tmp}/plain", "prepare-output-is-a-file"),
     # train
     case(["train", "{tmp}/missing", "{tmp}/t", *SETS], 2, "data_dir", "train-missing-data"),
     case(["train", "{tmp}/empty", "{tmp}/t", *SETS], 2, "data_dir", "train-unprepared-data"),
     case(["train", "{tmp}/notes.txt", "{tmp}/t", *SETS], 2, "data_dir", "train-data-is-a-file"),
     case(["train", "{data}"], 2, "run_dir", "train-no-run-dir"),
     case(["train", "{data}", "{data}", *SETS], 2, "run_dir", "train-run-dir-is-the-data"),
-    case(["train", "{data}", "{tmp}/plain", *SETS], 1, "{tmp}/plain", "train-run-dir-is-a-file"),
+    case(["train", "{data}", "{tmp}/plain", *SETS], 2, "{tmp}/plain", "train-run-dir-is-a-file"),
     case(["train", "{data}", "{tmp}/empty", "--resume", *SETS], 2, "nothing to resume", "train-resume-nothing"),
     case(["train", "{data}", "{tmp}/t", *SETS, "--set", "model.mlp_layers=0"], 2, "model.mlp_layers",
          "train-mlp-layers-0"),
@@ -179,7 +179,7 @@ CASES = [
          "demo-audio-is-a-folder"),
     case(["demo", "--out", "{tmp}/d", "--minutes", "0.01", "--audio", "{tmp}/notes.txt"], 2, "notes.txt",
          "demo-audio-not-audio"),
-    case(["demo", "--out", "{tmp}/plain", "--minutes", "0.01", "--audio", "{wav}"], 1, "{tmp}/plain",
+    case(["demo", "--out", "{tmp}/plain", "--minutes", "0.01", "--audio", "{wav}"], 2, "{tmp}/plain",
          "demo-out-is-a-file"),
 ]
 

@@ -33,6 +33,7 @@ def _render(args: argparse.Namespace) -> int:
     from torchddsp.data.audio import write_wav
     from torchddsp.data.examples import example_controls
     from torchddsp.evaluation.plots import save_spectrogram_png
+    from torchddsp.files import check_output_folder
     from torchddsp.processors import HarmonicPlusNoise, Reverb
 
     reverb = Reverb(args.sample_rate, seconds=1.5, mode="parametric", initial_decay=1.2, initial_gain=0.02,
@@ -43,7 +44,7 @@ def _render(args: argparse.Namespace) -> int:
     with torch.no_grad():
         audio = synth.render(**controls, noise_seed=args.seed)[0]
     audio = 0.9 * audio / audio.abs().max().clamp_min(1e-9)
-    out = Path(args.out)
+    out = check_output_folder("--out", args.out)
     out.mkdir(parents=True, exist_ok=True)
     wav, png = out / "harmonic_plus_noise.wav", out / "harmonic_plus_noise.png"
     write_wav(wav, audio, args.sample_rate)

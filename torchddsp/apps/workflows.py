@@ -180,14 +180,18 @@ def demo(out_dir: str | Path, minutes: float = 3.0, audio: str | Path | None = N
     from torchddsp.checks import check_positive
     from torchddsp.data import prepare
     from torchddsp.data.examples import example_controls
+    from torchddsp.data.prepare import AUDIO_EXTENSIONS
+    from torchddsp.files import check_output_folder
     from torchddsp.processors import HarmonicPlusNoise
     from torchddsp.training import latest_checkpoint, load_config, train
 
     check_positive("minutes", minutes)
-    out = Path(out_dir)
+    out = check_output_folder("--out", out_dir)
     source = Path(audio) if audio else example_audio()
-    if not source.is_file():
-        raise ValueError(f"audio: expected an existing audio file, received {str(source)!r}")
+    if not source.is_file() or source.suffix.lower() not in AUDIO_EXTENSIONS:
+        raise ValueError(f"audio: expected an existing audio file ({', '.join(sorted(AUDIO_EXTENSIONS))}), "
+                         f"received {str(source)!r}")
+    long_audio.open_mono(source)                      # unreadable: a ValueError naming it, before any work
     log(f"demo: training on {source}")
     staging = out / "audio"
     staging.mkdir(parents=True, exist_ok=True)

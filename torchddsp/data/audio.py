@@ -3,6 +3,9 @@ commands, reports and tests all read and write audio here."""
 
 from __future__ import annotations
 
+import errno
+import os
+import shutil
 from pathlib import Path
 from typing import BinaryIO
 
@@ -52,10 +55,19 @@ def write_wav(path: str | Path | BinaryIO, audio: torch.Tensor, sample_rate: int
                 block = audio[..., start:start + WRITE_BLOCK].cpu().to(torch.float64).numpy() * gain
                 handle.write(block.T if block.ndim == 2 else block)
 
-    if isinstance(path, (str, Path)):
-        write_atomically(path, lambda temporary: write(str(temporary)))
-    else:
+    if not isinstance(path, (str, Path)):
         write(path)
+        return
+    needed = 44 + 2 * channels * time                       # a 16-bit PCM WAV: header and samples
+
+    def write_or_say_why(temporary: Path) -> None:
+        try:
+            write(str(temporary))
+        except sf.LibsndfileError as error:             # libsndfile says only "System error" when a write fails
+            if shutil.disk_usage(temporary.parent).free < needed:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from None
+            raise OSError(errno.EIO, f"cannot write the WAV ({error})", str(path)) from None
+    write_atomically(path, write_or_say_why)
 
 
 def read_audio(path: str | Path, *, mono: bool = False) -> tuple[torch.Tensor, int]:

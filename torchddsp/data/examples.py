@@ -50,7 +50,8 @@ def example_controls(seconds: float, sample_rate: int, hop_size: int, n_harmonic
     pitch = pitch + 0.25 * torch.clamp(position * 2, max=1.0) * torch.sin(2 * math.pi * 5.5 * t)
     f0 = midi_to_hz(pitch)
     # Loudness: fast attack, slow decay, release at the end of the note.
-    envelope = torch.clamp(position / 0.05, max=1.0) * torch.exp(-1.5 * position) * torch.clamp((1 - position) / 0.1, max=1.0)
+    envelope = (torch.clamp(position / 0.05, max=1.0) * torch.exp(-1.5 * position)
+                * torch.clamp((1 - position) / 0.1, max=1.0))
     amplitude = 0.5 * envelope
     # Harmonic spectrum: 1/k^tilt with tilt falling (brighter) as the note gets louder.
     k = torch.arange(1, n_harmonics + 1, dtype=torch.float64)

@@ -39,6 +39,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
+from torchddsp.files import reserve_space
 from torchddsp.functional.core.resample import resample, resampling_ratio
 
 __all__ = ["CHUNK_SECONDS", "CONTEXT_SECONDS", "MonoSource", "open_mono", "scratch_array", "release_pages",
@@ -103,10 +104,16 @@ _SCRATCH: list[weakref.ref] = []       # the scratch arrays mapped onto files (d
 
 def scratch_array(length: int) -> np.ndarray:
     """A zeroed float32 array of ``length`` samples: in memory up to 64 MB, beyond that mapped onto an
-    unlinked temporary file (freed when the array is released, even after a crash)."""
+    unlinked temporary file (freed when the array is released, even after a crash), its disk space
+    reserved up front (``OSError`` when there is not enough)."""
     if 4 * length <= IN_MEMORY_BYTES:
         return np.zeros(length, dtype=np.float32)
     with tempfile.TemporaryFile(prefix="torchddsp-") as handle:
+        try:
+            reserve_space(handle.fileno(), 4 * length)
+        except OSError as error:
+            raise OSError(error.errno, f"{error.strerror} (scratch space for a long recording, "
+                          f"{4 * length >> 20} MB; set TMPDIR to a folder with room)", tempfile.gettempdir()) from None
         array = np.memmap(handle, dtype=np.float32, mode="w+", shape=(length,))
     _SCRATCH[:] = [ref for ref in _SCRATCH if ref() is not None] + [weakref.ref(array)]
     return array

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import re
 from pathlib import Path
 from typing import Callable
@@ -31,7 +32,14 @@ from torchddsp.checks import check_positive, check_positive_int
 from torchddsp.data.long_audio import features_in_chunks, open_mono, resample_into, resampled_length
 from torchddsp.features.confidence import F0_CONFIDENCE_THRESHOLD, confident_frames
 from torchddsp.features.voicing import periodic_fraction
-from torchddsp.files import remove_temporaries, write_atomically, write_text_atomically
+from torchddsp.files import (
+    check_output_folder,
+    remove_temporaries,
+    reserve_space,
+    write_atomically,
+    write_text_atomically,
+)
+from torchddsp.models.autoencoder import MODEL_LIMITS
 
 AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff"}
 MANIFEST_VERSION = 1
@@ -137,6 +145,8 @@ def _prepare_file(path: Path, arrays_stem: Path, sample_rate: int, hop_size: int
 
     def write_audio(temporary: Path) -> None:
         audio = np.lib.format.open_memmap(temporary, mode="w+", dtype=np.float32, shape=(frames * hop_size,))
+        with open(temporary, "r+b") as handle:              # a full disk: OSError now, not SIGBUS mid-write
+            reserve_space(handle.fileno(), os.path.getsize(temporary), path)
         _, peak = resample_into(source, sample_rate, out=audio)
         if peak < SILENCE_PEAK:
             raise ValueError(f"silent (peak below {SILENCE_PEAK})")
@@ -173,11 +183,15 @@ def prepare(audio_dir: str | Path, out_dir: str | Path, sample_rate: int = 16000
     training stores them, and inference analyses new recordings the same way.
     """
     check_positive_int("sample_rate", sample_rate)
+    low, high = MODEL_LIMITS["sample_rate"]
+    if not low <= sample_rate <= high:
+        raise ValueError(f"sample_rate: expected a rate in [{low}, {high}] Hz (the model's range), "
+                         f"received {sample_rate}")
     check_positive("frame_rate", frame_rate)
     check_positive("example_seconds", example_seconds)
     hop_size = max(1, round(sample_rate / frame_rate))
     example_frames = max(1, int(round(example_seconds * sample_rate / hop_size)))
-    out = Path(out_dir)
+    out = check_output_folder("out_dir", out_dir)
     (out / "data").mkdir(parents=True, exist_ok=True)
     stale = remove_temporaries(out) + remove_temporaries(out / "data")
     if stale:

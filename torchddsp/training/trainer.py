@@ -32,7 +32,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from torchddsp.files import remove_temporaries, write_text_atomically
+from torchddsp.files import check_output_folder, remove_temporaries, write_text_atomically
 from torchddsp.training.averaging import weight_average
 from torchddsp.training.checkpoint import (
     inference_weights,
@@ -137,6 +137,7 @@ LOG_HEADER = ["step", "loss", "learning_rate"]
 
 def _check_apart(data_dir: Path, run_dir: Path) -> None:
     """A run is written beside its data, never into the data folder itself (two arguments mixed up)."""
+    check_output_folder("run_dir", run_dir)
     if Path(run_dir).resolve() == Path(data_dir).resolve():
         raise ValueError(f"run_dir: {str(run_dir)!r} is the data_dir; choose a RUN_DIR of its own, not the folder "
                          "the data is read from")
