@@ -404,3 +404,14 @@ def test_a_resume_removes_what_killed_writes_left_behind(short_run, tone_data, t
     assert not [p.name for p in checkpoints.iterdir() if p.name.startswith(".")]
     assert sum("interrupted write" in m for m in messages) == 2
     assert latest_checkpoint(run_dir).name == "step_00000041"
+
+
+def test_settings_the_data_decides_are_announced(tone_data, tmp_path):
+    """Probe of issue 12: the data's sample rate silently replaced the config's."""
+    config = load_config("small", [*TINY, "train.steps=1", "model.sample_rate=22050"])
+    messages = []
+    train(tone_data, tmp_path / "run", config, progress=False, log=messages.append)
+    assert "train: model.sample_rate = 16000 from the prepared data (the config said 22050)" in messages
+    assert not [m for m in messages if "model.hop_size" in m]                     # unchanged: not mentioned
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["model"]["sample_rate"] == 16000

@@ -167,6 +167,10 @@ def transfer(trained: TrainedModel, audio: str | Path | np.ndarray, sample_rate:
     octaves = auto_octaves if octave_shift is None else octave_shift
     loud_shift = auto_loudness if loudness_shift_db is None else loudness_shift_db
     f0 = features["f0_hz"] * 2.0 ** octaves
+    nyquist = trained.sample_rate / 2
+    if float(f0.max()) > nyquist:
+        raise ValueError(f"octave_shift: {octaves:+d} octave(s) moves f0 up to {float(f0.max()):.0f} Hz, above the "
+                         f"model's Nyquist frequency {nyquist:g} Hz; choose a lower shift")
     loudness = features["loudness_db"] + loud_shift
     return {**features, "f0_shifted": f0, "loudness_shifted": loudness, "octave_shift": octaves,
             "loudness_shift_db": loud_shift, "output": render(trained, f0, loudness, seed)}

@@ -9,12 +9,14 @@ loudness through a trained model.
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
 
-from torchddsp.checks import dataclass_from_dict
+from torchddsp.checks import checking_values, dataclass_from_dict
 from torchddsp.functional.controls.scaling import hz_to_midi
 from torchddsp.models.decoder import Decoder
 from torchddsp.processors import HarmonicPlusNoise, Reverb
@@ -144,7 +146,17 @@ class DDSPAutoencoder(nn.Module):
     def controls(self, f0_hz: torch.Tensor, loudness_db: torch.Tensor, mfcc: torch.Tensor | None = None,
                  state: dict | None = None):
         """Synthesiser controls from features ``(batch, frames)`` (and MFCCs ``(batch, frames, n_mfcc)``);
-        with ``state`` also the networks' new states."""
+        with ``state`` also the networks' new states.
+
+        ``f0_hz`` must be finite and in ``[0, sample_rate / 2]`` (0 Hz: an unpitched frame); outside
+        that the pitch input would be NaN (negative) or every harmonic silenced (above Nyquist).
+        """
+        nyquist = self.config.sample_rate / 2
+        if f0_hz.numel() and checking_values():
+            low, high = float(f0_hz.detach().min()), float(f0_hz.detach().max())
+            if not (math.isfinite(low) and math.isfinite(high) and 0 <= low and high <= nyquist):
+                raise ValueError(f"f0_hz: expected finite frequencies in [0, {nyquist:g}] Hz (the model's Nyquist), "
+                                 f"received values from {low:g} to {high:g} Hz")
         f0 = f0_hz.unsqueeze(-1)
         f0_unit = hz_to_midi(f0) / 127.0
         loud = ((loudness_db - self.loudness_mean) / self.loudness_std).unsqueeze(-1)

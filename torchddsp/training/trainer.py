@@ -174,7 +174,12 @@ def train(data_dir: str | Path, run_dir: str | Path, config: RunConfig, resume: 
 
 def _train(rank, world, data_dir, run_dir, config, resume, progress, log) -> dict:
     run_dir = Path(run_dir)
+    asked = _flat(json.loads(json.dumps(config.to_dict())))
     task, modules = build_task(config, data_dir)
+    taken = _flat(json.loads(json.dumps(config.to_dict())))
+    if rank == 0:                     # settings the data decides (e.g. the model's rate and hop): say so
+        for key in sorted(k for k in asked.keys() & taken.keys() if asked[k] != taken[k]):
+            log(f"train: {key} = {taken[key]!r} from the prepared data (the config said {asked[key]!r})")
     _check_apart(data_dir, run_dir)
     model = modules["model"]
     optimizers = {name: torch.optim.Adam(module.parameters(), lr=config.train.learning_rate)
