@@ -66,6 +66,8 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, nargs="+", default=[10.0, 60.0])
     parser.add_argument("--torchddsp", default=f"{sys.executable} -m torchddsp.apps.cli",
                         help="the command to measure (default: this interpreter's torchddsp)")
+    parser.add_argument("--commands", nargs="+", default=["prepare", "resynth", "transfer", "evaluate"],
+                        help="the commands to measure (default: all four)")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
     command = args.torchddsp.split()
@@ -90,7 +92,7 @@ def main() -> None:
                 "transfer": ["transfer", str(work / "run"), str(wav), str(work / f"transfer_{minutes:g}.wav")],
                 "evaluate": ["evaluate", str(work / "run"), str(wav), "--f0-tracker", "yin"],
             }
-            for name, case in cases.items():
+            for name, case in ((n, c) for n, c in cases.items() if n in args.commands):
                 peak_mb, wall = run([*command, *case])
                 rows.append({"command": name, "minutes": minutes, "peak_rss_mb": round(peak_mb), "wall_s": round(wall)})
                 print(f"{name:9s} {minutes:5g} min: peak RSS {peak_mb:7.0f} MB, {wall:6.0f} s", flush=True)

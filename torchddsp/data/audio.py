@@ -14,6 +14,7 @@ import soundfile as sf
 import torch
 
 from torchddsp.checks import check_positive, check_tensor
+from torchddsp.data.long_audio import release_pages
 from torchddsp.files import write_atomically
 
 __all__ = ["read_audio", "write_wav"]
@@ -43,6 +44,7 @@ def write_wav(path: str | Path | BinaryIO, audio: torch.Tensor, sample_rate: int
         if not bool(torch.isfinite(block).all()):
             raise ValueError("audio: expected finite samples, received NaN or inf")
         peak = max(peak, float(block.abs().max()) if block.numel() else 0.0)
+        release_pages()                         # a scratch file's pages read so far (long outputs)
     if peak > 1.0 and not normalise:
         raise ValueError(f"audio: expected samples in [-1, 1] for WAV, received a peak of {peak:.3g} "
                          "(normalise first)")
@@ -54,6 +56,7 @@ def write_wav(path: str | Path | BinaryIO, audio: torch.Tensor, sample_rate: int
             for start in range(0, time, WRITE_BLOCK):
                 block = audio[..., start:start + WRITE_BLOCK].cpu().to(torch.float64).numpy() * gain
                 handle.write(block.T if block.ndim == 2 else block)
+                release_pages()
 
     if not isinstance(path, (str, Path)):
         write(path)
