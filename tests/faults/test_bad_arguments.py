@@ -168,18 +168,17 @@ CASES = [
     case(["evaluate", "{run}", "{wav}", "--f0-tracker", "yin", "--json", "{tmp}/plain/m.json"], 2, "--json",
          "evaluate-json-under-a-file"),
     # demo (always into {tmp}, and for a few seconds, should a case wrongly get through)
-    case(["demo", "--out", "{tmp}/d", "--minutes", "0"], 2, "minutes", "demo-minutes-0"),
-    case(["demo", "--out", "{tmp}/d", "--minutes", "-1"], 2, "minutes", "demo-minutes-negative"),
-    case(["demo", "--out", "{tmp}/d", "--minutes", "nan"], 2, "minutes", "demo-minutes-nan"),
-    case(["demo", "--out", "{tmp}/d", "--minutes", "inf"], 2, "minutes", "demo-minutes-inf"),
-    case(["demo", "--out", "{tmp}/d", "--minutes", "ten"], 2, "--minutes", "demo-minutes-not-a-number"),
-    case(["demo", "--out", "{tmp}/d", "--minutes", "0.01", "--audio", "{tmp}/missing.wav"], 2, "audio",
+    case(["demo", "--out", "{tmp}/d", "--steps", "0"], 2, "steps", "demo-steps-0"),
+    case(["demo", "--out", "{tmp}/d", "--steps", "-1"], 2, "steps", "demo-steps-negative"),
+    case(["demo", "--out", "{tmp}/d", "--steps", "1.5"], 2, "--steps", "demo-steps-not-an-integer"),
+    case(["demo", "--out", "{tmp}/d", "--steps", "ten"], 2, "--steps", "demo-steps-not-a-number"),
+    case(["demo", "--out", "{tmp}/d", "--steps", "2", "--audio", "{tmp}/missing.wav"], 2, "audio",
          "demo-missing-audio"),
-    case(["demo", "--out", "{tmp}/d", "--minutes", "0.01", "--audio", "{tmp}/empty"], 2, "audio",
+    case(["demo", "--out", "{tmp}/d", "--steps", "2", "--audio", "{tmp}/empty"], 2, "audio",
          "demo-audio-is-a-folder"),
-    case(["demo", "--out", "{tmp}/d", "--minutes", "0.01", "--audio", "{tmp}/notes.txt"], 2, "notes.txt",
+    case(["demo", "--out", "{tmp}/d", "--steps", "2", "--audio", "{tmp}/notes.txt"], 2, "notes.txt",
          "demo-audio-not-audio"),
-    case(["demo", "--out", "{tmp}/plain", "--minutes", "0.01", "--audio", "{wav}"], 2, "{tmp}/plain",
+    case(["demo", "--out", "{tmp}/plain", "--steps", "2", "--audio", "{wav}"], 2, "{tmp}/plain",
          "demo-out-is-a-file"),
 ]
 
@@ -213,7 +212,7 @@ PROCESS_CASES = [
     case(["transfer", "{run}", "{wav}", "{tmp}/o.wav", "--loudness-shift", "nan"], 2, "loudness_shift", "transfer"),
     case(["evaluate", "{run}", "{wav}", "--f0-tracker", "yin", "--json", "{tmp}/folder.json"], 2, "--json",
          "evaluate"),
-    case(["demo", "--out", "{tmp}/d", "--minutes", "-1"], 2, "minutes", "demo"),
+    case(["demo", "--out", "{tmp}/d", "--steps", "-1"], 2, "steps", "demo"),
     case(["transfer", "{run}", "{wav}", "{tmp}/o.wav", "--octave-shift", "x"], 2, "--octave-shift", "argparse"),
 ]
 

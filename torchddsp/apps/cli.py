@@ -12,8 +12,9 @@ Sub-commands:
   recording's own f0 and loudness, or transfer its melody onto the learned timbre; each also
   writes an HTML report next to OUT.
 - ``evaluate RUN_DIR AUDIO...``: resynthesis metrics (loudness L1, f0 L1 and outliers, MSS).
-- ``demo``: the main job. Prepare example audio, train the small model for a few minutes,
-  resynthesise, transfer, write a report and print its path. Offline, no user data.
+- ``demo``: the main job. Prepare example audio, train the small model for 1000 steps (about
+  three minutes on 2 CPU cores), resynthesise, transfer, write a report and print its path.
+  Offline, no user data.
 """
 
 from __future__ import annotations
@@ -124,12 +125,13 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from torchddsp.apps.workflows import demo
 
-    page = demo(args.out, minutes=args.minutes, audio=args.audio)
+    page = demo(args.out, steps=args.steps, audio=args.audio)
     print(f"report: {page}")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from torchddsp.apps.workflows import DEMO_STEPS
     from torchddsp.features.extract import F0_METHODS
 
     parser = argparse.ArgumentParser(prog="torchddsp", description=__doc__.split("\n")[0])
@@ -194,7 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     dm = sub.add_parser("demo", help="the main job: train on example audio, resynthesise, transfer, report")
     dm.add_argument("--out", default="out/demo", help="output folder (default: out/demo)")
-    dm.add_argument("--minutes", type=float, default=3.0, help="training time budget (default: 3)")
+    dm.add_argument("--steps", type=int, default=DEMO_STEPS,
+                    help=f"training steps (default: {DEMO_STEPS}, about 3 minutes on 2 CPU cores)")
     dm.add_argument("--audio", default=None, help="train on this recording instead of the example")
     dm.set_defaults(func=_demo)
     return parser
