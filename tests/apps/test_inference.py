@@ -433,6 +433,6 @@ def test_a_polyphonic_input_is_announced_in_one_line(run_dir, tmp_path, capsys, 
 
 def test_a_shift_beyond_nyquist_names_the_octave_shift(trained):
     """Probe of issue 12: an above-Nyquist f0 was rendered as silence without a word."""
-    with pytest.raises(ValueError, match=r"^octave_shift: \+6 octave\(s\) moves f0 up to 1[34]\d{3} Hz, above the model's "
-                                         r"Nyquist frequency 8000 Hz"):
+    with pytest.raises(ValueError, match=r"^octave_shift: \+6 octave\(s\) moves f0 up to 1[34]\d{3} Hz, above the "
+                                         r"model's Nyquist frequency 8000 Hz"):
         transfer(trained, harmonic(TRAIN_F0, 0.3, SR), SR, octave_shift=6, loudness_shift_db=0.0)
