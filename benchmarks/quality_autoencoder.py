@@ -3,15 +3,13 @@
     python -m benchmarks.quality_autoencoder ../shared/audio/dev/fluid_violin.16k.flac --minutes 20
 
 The recording is split: the first ``1 - holdout`` of it is prepared (f0 by ``--f0-method``,
-CREPE tiny by default, refined with ``--f0-refine``) and trained on, the rest is held out. At evenly spaced points of the
-training budget the model resynthesises both parts and we report the multi-scale spectral
+CREPE tiny by default, refined with ``--f0-refine``) and trained on, the rest is held out. At
+evenly spaced points of the training budget the model resynthesises both parts and we report the multi-scale spectral
 distance (MSS, defined in ``torchddsp.evaluation.metrics``) with loudness L1, f0 L1 and f0 outliers
 (``torchddsp.apps.workflows.resynthesis_metrics``: CREPE tiny on input and output). References,
 computed on the same parts with the same metrics:
 
-- pyworld analysis/resynthesis (harvest + cheaptrick + d4c + synthesize, 5 ms frames): a
-  classical vocoder that sees the full spectral envelope;
-- a naive harmonic synth: 1/k amplitudes at the tracked f0, scaled to the frame RMS.
+- WORLD analysis/resynthesis and a naive harmonic synth (``torchddsp.evaluation.references``).
 
 Also reported: training throughput (examples/s) and single-thread inference real-time factor.
 """
@@ -20,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import tempfile
 import time
 from pathlib import Path
@@ -32,37 +29,9 @@ import torch
 from torchddsp.apps.inference import load_trained
 from torchddsp.apps.workflows import evaluate_audio, resynthesis_metrics
 from torchddsp.data import prepare
-from torchddsp.features import extract_features
+from torchddsp.evaluation.references import naive_harmonic, world_resynthesis
 from torchddsp.functional.core import resample
-from torchddsp.functional.oscillators.harmonic import harmonic_bank
 from torchddsp.training import load_config, train
-
-
-def pyworld_resynthesis(audio: np.ndarray, sample_rate: int) -> np.ndarray:
-    import pyworld
-
-    x = audio.astype(np.float64)
-    f0, t = pyworld.harvest(x, sample_rate, frame_period=5.0)
-    sp = pyworld.cheaptrick(x, f0, t, sample_rate)
-    ap = pyworld.d4c(x, f0, t, sample_rate)
-    return pyworld.synthesize(f0, sp, ap, sample_rate, frame_period=5.0)[: len(x)].astype(np.float32)
-
-
-def naive_harmonic(audio: np.ndarray, sample_rate: int, hop: int, f0_method: str, f0_refine: bool = False,
-                   n_harmonics: int = 60) -> np.ndarray:
-    frames = math.ceil(len(audio) / hop)
-    padded = np.pad(audio, (0, frames * hop - len(audio)))
-    feats = extract_features(torch.from_numpy(padded), sample_rate, hop, f0_method=f0_method, f0_refine=f0_refine)
-    k = torch.arange(1, n_harmonics + 1, dtype=torch.float64)
-    amps = (1 / k).expand(frames, n_harmonics)
-    unit = harmonic_bank(amps[None], feats["f0_hz"].double()[None, :, None], sample_rate, hop)[0]
-    rms_target = torch.from_numpy(padded.reshape(frames, hop)).double().pow(2).mean(-1).sqrt()
-    rms_unit = unit.reshape(frames, hop).pow(2).mean(-1).sqrt().clamp_min(1e-9)
-    gain = (rms_target / rms_unit) * (feats["f0_confidence"].double() > 0.5)
-    gains = torch.cat([gain, gain[-1:]])
-    t = torch.arange(hop, dtype=torch.float64) / hop
-    envelope = (gains[:-1, None] + t * (gains[1:, None] - gains[:-1, None])).reshape(-1)
-    return (unit * envelope).numpy()[: len(audio)].astype(np.float32)
 
 
 def inference_rtf(run_dir: Path, seconds: float = 10.0) -> float:
@@ -111,7 +80,7 @@ def main(argv=None) -> int:
     rows = []
     for name, x in parts.items():
         began = time.perf_counter()
-        y = pyworld_resynthesis(x, sample_rate)
+        y = world_resynthesis(x, sample_rate)
         wall = time.perf_counter() - began
         rows.append({"system": "pyworld (harvest+cheaptrick+d4c)", "part": name, "wall_s": wall,
                      **resynthesis_metrics(torch.from_numpy(x), torch.from_numpy(y), sample_rate, hop)})

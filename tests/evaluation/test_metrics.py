@@ -13,6 +13,7 @@ from torchddsp.evaluation.metrics import (
     MSS_FFT_SIZES,
     f0_l1_cents,
     f0_outlier_ratio,
+    loudness_bias,
     loudness_l1,
     multiscale_spectral_distance,
 )
@@ -99,6 +100,15 @@ def test_loudness_l1_is_the_mean_absolute_difference():
     b = torch.tensor([-31.0, -18.0, -10.0, 3.0])
     assert loudness_l1(a, b) == pytest.approx((1 + 2 + 0 + 3) / 4)     # trimmed to the shorter
     assert loudness_l1(a, a) == 0.0
+
+
+def test_loudness_bias_is_the_signed_mean_over_sounding_frames():
+    reference = torch.tensor([-40.0, -50.0, -69.0, -71.0, -120.0])     # the last two are over 30 dB down
+    other = torch.tensor([-42.0, -51.0, -66.0, -20.0, 0.0, -30.0])      # longer: trimmed
+    assert loudness_bias(reference, other) == pytest.approx((-2.0 - 1.0 + 3.0) / 3)
+    assert loudness_bias(reference, reference - 1.5) == pytest.approx(-1.5)
+    assert loudness_bias(reference, reference + 0.5, sounding_range_db=200) == pytest.approx(0.5)
+    assert math.isnan(loudness_bias(reference[:0], other))
 
 
 def test_f0_l1_cents_over_voiced_frames():

@@ -78,6 +78,7 @@ def resynthesis_metrics(audio: torch.Tensor, output: torch.Tensor, sample_rate: 
     confident = confident_frames(reference["f0_hz"], reference["f0_confidence"], EVALUATION_F0_CONFIDENCE)
     return {
         "loudness_l1_db": metrics.loudness_l1(reference["loudness_db"], again["loudness_db"]),
+        "loudness_bias_db": metrics.loudness_bias(reference["loudness_db"], again["loudness_db"]),
         "f0_l1_cents": metrics.f0_l1_cents(reference["f0_hz"], again["f0_hz"], confident),
         "f0_outlier_ratio": metrics.f0_outlier_ratio(reference["f0_hz"], again["f0_hz"], confident),
         "mss": multiscale_spectral_distance_in_segments(audio, output, sample_rate),

@@ -3,6 +3,8 @@
 - ``multiscale_spectral_distance``: mean over FFT sizes 2048..64 (Hann window, hop n/4) of
   ``mean|X - Y| + mean|log(X + 1e-7) - log(Y + 1e-7)|`` on magnitude spectrograms;
 - ``loudness_l1``: mean absolute difference of A-weighted loudness in dB;
+- ``loudness_bias``: mean signed difference (output minus reference) in dB over the sounding
+  frames of the reference (within 30 dB of its loudest): below 0, a resynthesis too quiet;
 - ``f0_l1_cents``: mean absolute f0 difference in cents over frames voiced in the reference;
 - ``f0_outlier_ratio``: fraction of those frames whose f0 differs by more than 50 cents
   (an octave or other gross error).
@@ -21,8 +23,8 @@ import torch
 from torchddsp.features.confidence import EVALUATION_F0_CONFIDENCE
 from torchddsp.functional.spectral.stft import padding_for, stft
 
-__all__ = ["MSS_FFT_SIZES", "EVALUATION_F0_CONFIDENCE", "multiscale_spectral_distance", "loudness_l1", "f0_l1_cents",
-           "f0_outlier_ratio"]
+__all__ = ["MSS_FFT_SIZES", "EVALUATION_F0_CONFIDENCE", "multiscale_spectral_distance", "loudness_l1", "loudness_bias",
+           "f0_l1_cents", "f0_outlier_ratio"]
 
 MSS_FFT_SIZES = (2048, 1024, 512, 256, 128, 64)
 
@@ -43,6 +45,18 @@ def multiscale_spectral_distance(x: torch.Tensor, y: torch.Tensor, n_ffts=MSS_FF
 def loudness_l1(loudness_a: torch.Tensor, loudness_b: torch.Tensor) -> float:
     frames = min(loudness_a.shape[-1], loudness_b.shape[-1])
     return float((loudness_a[..., :frames] - loudness_b[..., :frames]).abs().mean())
+
+
+def loudness_bias(loudness_reference: torch.Tensor, loudness_other: torch.Tensor,
+                  sounding_range_db: float = 30.0) -> float:
+    """Mean of ``other - reference`` in dB over the reference's frames within ``sounding_range_db`` of its
+    loudest (silences, where any level is right, are left out); NaN without frames."""
+    frames = min(loudness_reference.shape[-1], loudness_other.shape[-1])
+    if frames == 0:
+        return float("nan")
+    reference, other = loudness_reference[..., :frames].double(), loudness_other[..., :frames].double()
+    sounding = reference > reference.max() - sounding_range_db
+    return float((other - reference)[sounding].mean())
 
 
 def _cents(f_a: torch.Tensor, f_b: torch.Tensor) -> torch.Tensor:
