@@ -1,6 +1,6 @@
 """The README's main job from a wheel: build the wheel, install it (not editable) into a fresh virtual
 environment outside the source tree, and from a folder outside the tree run ``torchddsp prepare``,
-``torchddsp train --config small`` for a few steps and ``torchddsp demo --minutes 0.2``.
+``torchddsp train --config small`` for a few steps and ``torchddsp demo --steps 20``.
 
 The fresh environment has no pip and no dependencies of its own: a ``.pth`` line points it at this
 environment's site-packages for torch and the rest. A plain path line does not run the editable
@@ -79,6 +79,6 @@ def test_wheel_runs_train_with_a_shipped_config_and_the_demo(installed):
     assert "trained to step 2" in printed
     assert (work / "run" / "checkpoints" / "step_00000002" / "model.safetensors").exists()
 
-    printed = run([torchddsp, "demo", "--minutes", "0.2", "--out", "demo"], work, env, timeout=600)
+    printed = run([torchddsp, "demo", "--steps", "20", "--out", "demo"], work, env, timeout=600)
     assert f"report: {Path('demo') / 'report.html'}" in printed
     assert (work / "demo" / "report.html").stat().st_size > 10_000
