@@ -33,3 +33,11 @@ def short_run(tone_data, tmp_path_factory):
     result = train(tone_data, run_dir, config, progress=False, log=messages.append)
     torch.set_num_threads(threads)
     return run_dir, config, result, messages
+
+
+@pytest.fixture(autouse=True)
+def restore_threads():
+    """Every test leaves torch's thread count as it found it (``train()`` sets it for the whole process)."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)

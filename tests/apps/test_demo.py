@@ -21,13 +21,6 @@ from torchddsp.apps.cli import main
 from torchddsp.apps.workflows import example_audio
 
 
-@pytest.fixture(autouse=True)
-def restore_threads():
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
-
-
 def check_demo_outputs(out: Path, source: Path, printed: str):
     assert f"report: {out / 'report.html'}" in printed
     page = (out / "report.html").read_text()

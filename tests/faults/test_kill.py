@@ -43,12 +43,6 @@ FIELDS = ("audio", "f0_hz", "f0_confidence", "loudness_db")
 N_RECORDINGS = 8
 
 
-@pytest.fixture(autouse=True)
-def restore_threads():
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)           # train() sets the process-wide thread count
-
 
 def start(argv, log: Path) -> subprocess.Popen:
     with open(log, "w") as handle:

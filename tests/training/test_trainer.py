@@ -31,12 +31,6 @@ from torchddsp.training.trainer import build_task, learning_rate
 SR = 16000
 
 
-@pytest.fixture(autouse=True)
-def restore_threads():
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)           # train() sets the process-wide thread count
-
 
 def test_short_run_on_a_tone_learns(short_run):
     run_dir, config, result, _ = short_run
