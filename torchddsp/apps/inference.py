@@ -19,7 +19,7 @@ import torch
 from torchddsp.data import long_audio
 from torchddsp.features import confident_frames, extract_features
 from torchddsp.features.voicing import warn_if_not_monophonic
-from torchddsp.models import DDSPAutoencoder, ModelConfig
+from torchddsp.models import DDSPAutoencoder, ModelConfig, mfcc_frames
 from torchddsp.training.checkpoint import inference_weights, latest_checkpoint, load_checkpoint, read_state
 
 
@@ -74,7 +74,8 @@ def analyse(trained: TrainedModel, audio: str | Path | np.ndarray, sample_rate: 
     a time (:mod:`torchddsp.data.long_audio`) with the same results as at once. Returns
     ``{"audio": (frames * hop_size,), "f0_hz", "f0_confidence", "voiced", "loudness_db": (frames,)}``
     float32 tensors, ``frames = ceil(resampled length / hop_size)`` (the audio zero-padded to
-    whole frames). Warns once when the recording looks polyphonic or unpitched
+    whole frames), and for a model with a ``z`` encoder ``"mfcc": (frames, n_mfcc)``. Warns once
+    when the recording looks polyphonic or unpitched
     (:func:`torchddsp.features.voicing.warn_if_not_monophonic`).
     """
     source = long_audio.open_mono(audio, sample_rate)
@@ -87,8 +88,11 @@ def analyse(trained: TrainedModel, audio: str | Path | np.ndarray, sample_rate: 
                          f"{reason}") from None
 
     def extract(segment: torch.Tensor) -> dict:
-        return extract_features(segment, trained.sample_rate, trained.hop_size, f0_method=trained.f0_method,
-                                f0_refine=trained.f0_refine)
+        features = extract_features(segment, trained.sample_rate, trained.hop_size, f0_method=trained.f0_method,
+                                    f0_refine=trained.f0_refine)
+        if trained.model.encoder is not None:
+            features["mfcc"] = mfcc_frames(segment, trained.model.config)
+        return features
     features = long_audio.features_in_chunks(extract, resampled, trained.sample_rate, trained.hop_size)
     features = {name: torch.from_numpy(value) for name, value in features.items()}
     warn_if_not_monophonic(features, source.name, trained.stats.get("periodic_fraction"))
@@ -96,8 +100,10 @@ def analyse(trained: TrainedModel, audio: str | Path | np.ndarray, sample_rate: 
 
 
 @torch.no_grad()
-def render(trained: TrainedModel, f0_hz: torch.Tensor, loudness_db: torch.Tensor, seed: int = 0) -> torch.Tensor:
-    """The model's audio ``(frames * hop_size,)`` for features ``(frames,)``, rendered a chunk at a time.
+def render(trained: TrainedModel, f0_hz: torch.Tensor, loudness_db: torch.Tensor, seed: int = 0,
+           mfcc: torch.Tensor | None = None) -> torch.Tensor:
+    """The model's audio ``(frames * hop_size,)`` for features ``(frames,)`` (and, for a model with a
+    ``z`` encoder, ``mfcc`` ``(frames, n_mfcc)``), rendered a chunk at a time.
 
     The model streams (its state carried from chunk to chunk) and the stream is flushed by holding
     the last frame for ``latency`` more samples, so the result equals one call of the model on all
@@ -110,10 +116,17 @@ def render(trained: TrainedModel, f0_hz: torch.Tensor, loudness_db: torch.Tensor
     flush = -(-model.latency // hop)
     f0 = torch.cat([f0_hz, f0_hz[-1:].expand(flush)]).float()
     loudness = torch.cat([loudness_db, loudness_db[-1:].expand(flush)]).float()
+    if model.encoder is not None:
+        if mfcc is None or tuple(mfcc.shape) != (frames, model.config.n_mfcc):
+            raise ValueError(f"mfcc: this model reads a latent z from MFCCs, expected shape ({frames}, "
+                             f"{model.config.n_mfcc}), received {None if mfcc is None else tuple(mfcc.shape)}")
+        mfcc = torch.cat([mfcc, mfcc[-1:].expand(flush, -1)]).float()
     state = model.initial_state(1, noise_seed=seed)
     chunk = max(1, round(long_audio.CHUNK_SECONDS * trained.sample_rate / hop))
     for first in range(0, frames + flush, chunk):
-        block, state = model(f0[None, first:first + chunk], loudness[None, first:first + chunk], state=state)
+        block_mfcc = None if model.encoder is None else mfcc[None, first:first + chunk]
+        block, state = model(f0[None, first:first + chunk], loudness[None, first:first + chunk], block_mfcc,
+                             state=state)
         begin = first * hop - model.latency                    # where the block's first sample belongs
         lo, hi = max(begin, 0), min(begin + block.shape[-1], length)
         if hi > lo:
@@ -140,7 +153,8 @@ def resynthesize(trained: TrainedModel, audio: str | Path | np.ndarray, sample_r
     """The model driven by ``audio``'s own f0 and loudness (``audio`` as :func:`analyse`): its features
     and ``"output"``, the resynthesis ``(frames * hop_size,)``."""
     features = analyse(trained, audio, sample_rate)
-    return {**features, "output": render(trained, features["f0_hz"], features["loudness_db"], seed)}
+    return {**features, "output": render(trained, features["f0_hz"], features["loudness_db"], seed,
+                                         features.get("mfcc"))}
 
 
 MAX_OCTAVE_SHIFT = 8             # 2^8: from 20 Hz past 5 kHz
@@ -152,7 +166,9 @@ def transfer(trained: TrainedModel, audio: str | Path | np.ndarray, sample_rate:
     """Render ``audio``'s melody with the learned timbre; shifts default to :func:`automatic_shifts`.
 
     ``octave_shift`` is an integer in ``[-MAX_OCTAVE_SHIFT, MAX_OCTAVE_SHIFT]``; ``loudness_shift_db``
-    a finite number of dB in ``[-MAX_LOUDNESS_SHIFT_DB, MAX_LOUDNESS_SHIFT_DB]``.
+    a finite number of dB in ``[-MAX_LOUDNESS_SHIFT_DB, MAX_LOUDNESS_SHIFT_DB]``. A model with a ``z``
+    encoder reads ``z`` from ``audio``'s MFCCs, which carry some of ``audio``'s own timbre: Engel et
+    al.'s transfer model (and our ``transfer`` configs) use f0 and loudness only.
     """
     if octave_shift is not None and (isinstance(octave_shift, bool) or not isinstance(octave_shift, int)
                                      or abs(octave_shift) > MAX_OCTAVE_SHIFT):
@@ -173,4 +189,4 @@ def transfer(trained: TrainedModel, audio: str | Path | np.ndarray, sample_rate:
                          f"model's Nyquist frequency {nyquist:g} Hz; choose a lower shift")
     loudness = features["loudness_db"] + loud_shift
     return {**features, "f0_shifted": f0, "loudness_shifted": loudness, "octave_shift": octaves,
-            "loudness_shift_db": loud_shift, "output": render(trained, f0, loudness, seed)}
+            "loudness_shift_db": loud_shift, "output": render(trained, f0, loudness, seed, features.get("mfcc"))}

@@ -120,9 +120,11 @@ def run_report(trained: TrainedModel, items: list[dict], path: str | Path, title
 REPORT_SECONDS = 60.0     # a report shows at most this much of a recording (its players are embedded)
 
 
-def _distribution(trained: TrainedModel, f0: torch.Tensor, loudness: torch.Tensor) -> torch.Tensor:
+def _distribution(trained: TrainedModel, f0: torch.Tensor, loudness: torch.Tensor,
+                  mfcc: torch.Tensor | None) -> torch.Tensor:
     with torch.no_grad():
-        return trained.model.controls(f0[None], loudness[None])["harmonic_distribution"][0]
+        mfcc = None if mfcc is None else mfcc[None]
+        return trained.model.controls(f0[None], loudness[None], mfcc)["harmonic_distribution"][0]
 
 
 def _excerpt(trained: TrainedModel, name: str, result: dict) -> tuple[str, int, int]:
@@ -135,13 +137,17 @@ def _excerpt(trained: TrainedModel, name: str, result: dict) -> tuple[str, int, 
     return name, shown, shown * trained.hop_size
 
 
+def _mfcc(result: dict, frames: int) -> torch.Tensor | None:
+    return result["mfcc"][:frames] if "mfcc" in result else None
+
+
 def resynthesis_item(trained: TrainedModel, name: str, result: dict) -> dict:
     """A report section for a ``resynthesize`` result (its first REPORT_SECONDS)."""
     name, frames, samples = _excerpt(trained, name, result)
     f0, loudness = result["f0_hz"][:frames], result["loudness_db"][:frames]
     return {"name": name, "audio": {"input": result["audio"][:samples], "resynthesis": result["output"][:samples]},
             "f0": {"input f0": f0}, "loudness": {"input loudness": loudness},
-            "distribution": _distribution(trained, f0, loudness)}
+            "distribution": _distribution(trained, f0, loudness, _mfcc(result, frames))}
 
 
 def transfer_item(trained: TrainedModel, name: str, result: dict) -> dict:
@@ -153,7 +159,7 @@ def transfer_item(trained: TrainedModel, name: str, result: dict) -> dict:
                    f"shifted {result['octave_shift']:+d} octave(s)": shifted_f0},
             "loudness": {"input": result["loudness_db"][:frames],
                          f"shifted {result['loudness_shift_db']:+.1f} dB": shifted_loudness},
-            "distribution": _distribution(trained, shifted_f0, shifted_loudness)}
+            "distribution": _distribution(trained, shifted_f0, shifted_loudness, _mfcc(result, frames))}
 
 
 def example_audio(preferred: str = "fluid_violin.16k.flac") -> Path:

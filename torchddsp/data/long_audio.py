@@ -183,8 +183,9 @@ def features_in_chunks(extract: Callable[[torch.Tensor], dict], audio: np.ndarra
     """Frame-rate features of ``audio`` ``(time,)``, extracted a chunk at a time (see the module docstring).
 
     ``extract(segment)`` maps a float32 tensor ``(time,)`` to a dict of ``(ceil(time / hop_size),)``
-    arrays or tensors, frame ``m`` centred at sample ``m * hop_size``. Returns each of them as a
-    float32 array of ``ceil(len(audio) / hop_size)`` frames. ``chunk_seconds`` and
+    or ``(ceil(time / hop_size), size)`` arrays or tensors, frame ``m`` centred at sample
+    ``m * hop_size``. Returns each of them as a float32 array of ``ceil(len(audio) / hop_size)``
+    frames (and ``size`` values per frame). ``chunk_seconds`` and
     ``context_seconds``: default ``CHUNK_SECONDS`` and ``CONTEXT_SECONDS``.
     """
     chunk_seconds = CHUNK_SECONDS if chunk_seconds is None else chunk_seconds
@@ -201,8 +202,10 @@ def features_in_chunks(extract: Callable[[torch.Tensor], dict], audio: np.ndarra
         skip = first_frame - start // hop_size
         for name, value in features.items():
             value = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
+            per_frame = value.shape[1:] if value.ndim == 2 else ()
             if name not in result:
-                result[name] = np.empty(frames, dtype=np.float32)
-            result[name][first_frame:last_frame] = value.reshape(-1)[skip:skip + last_frame - first_frame]
+                result[name] = np.empty((frames, *per_frame), dtype=np.float32)
+            value = value.reshape(-1, *per_frame)
+            result[name][first_frame:last_frame] = value[skip:skip + last_frame - first_frame]
         release_pages(audio)
     return result

@@ -10,13 +10,13 @@ loudness through a trained model.
 from __future__ import annotations
 
 import math
-
 from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
 
 from torchddsp.checks import checking_values, dataclass_from_dict
+from torchddsp.features.mel import mfcc
 from torchddsp.functional.controls.scaling import hz_to_midi
 from torchddsp.models.decoder import Decoder
 from torchddsp.processors import HarmonicPlusNoise, Reverb
@@ -57,8 +57,11 @@ class ModelConfig:
     n_mfcc: int = 30
     reverb_seconds: float = 1.0         # length of the learned impulse response (0: no reverb)
     amplitude_floor: float = 1e-7       # smallest harmonic amplitude / noise magnitude (exp_sigmoid threshold)
+    loudness_anchor: bool = False       # scale the output by the input loudness (see DDSPAutoencoder.controls)
 
     def __post_init__(self):
+        if not isinstance(self.loudness_anchor, bool):
+            raise ValueError(f"model.loudness_anchor: expected true or false, received {self.loudness_anchor!r}")
         for name, (low, high) in MODEL_LIMITS.items():
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high \
@@ -89,6 +92,32 @@ class ModelConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def anchor_gain(loudness_db: torch.Tensor, reference_db: torch.Tensor | float) -> torch.Tensor:
+    r"""The gain :math:`g = 10^{(L - L_{ref})/20}` that anchors a synthesiser's level to loudness ``L`` (dB).
+
+    The loudness feature is a mean of dB over frequency (:mod:`torchddsp.features.loudness`), so
+    scaling a sound by :math:`g` adds :math:`20\log_{10} g` dB to it (wherever no bin sits on the
+    floor): multiplying the controls by this gain makes the output's loudness follow the input's
+    one for one, and the network only learns the level at :math:`L_{ref}` (the training data's mean
+    loudness) and how timbre changes it. ``loudness_db`` any shape, finite; returns the same shape.
+    """
+    return torch.pow(10.0, (loudness_db - reference_db) / 20.0)
+
+
+def mfcc_frames(audio: torch.Tensor, config: "ModelConfig") -> torch.Tensor:
+    """The encoder's input: MFCCs of ``audio`` ``(..., time)`` -> ``(..., ceil(time / hop_size), n_mfcc)``.
+
+    Engel et al.'s encoder features (30 MFCCs of a 128-band log-mel spectrogram, 1024-sample
+    frames at 16 kHz), with the FFT scaled to 64 ms at other rates; frame ``m`` is centred at
+    sample ``m * hop_size`` like the f0 and loudness frames (:func:`torchddsp.features.mfcc`).
+    """
+    n_fft = 2 * round(0.032 * config.sample_rate)
+    frames = -(-audio.shape[-1] // config.hop_size)
+    coefficients = mfcc(audio, config.sample_rate, n_mfcc=config.n_mfcc, n_fft=n_fft, hop_length=config.hop_size,
+                        n_mels=max(128, config.n_mfcc))
+    return coefficients[..., :frames, :]
 
 
 class MfccEncoder(nn.Module):
@@ -150,6 +179,10 @@ class DDSPAutoencoder(nn.Module):
 
         ``f0_hz`` must be finite and in ``[0, sample_rate / 2]`` (0 Hz: an unpitched frame); outside
         that the pitch input would be NaN (negative) or every harmonic silenced (above Nyquist).
+
+        With ``config.loudness_anchor`` the harmonic amplitude and the noise magnitudes are multiplied
+        by :func:`anchor_gain` of the input loudness, so the networks learn the level *relative* to
+        the input: a dynamic the training data never reached renders at the level asked for.
         """
         nyquist = self.config.sample_rate / 2
         if f0_hz.numel() and checking_values():
@@ -173,6 +206,10 @@ class DDSPAutoencoder(nn.Module):
         else:
             logits, new_state["decoder"] = self.decoder(f0_unit, loud, z, state["decoder"])
         controls = self.synth.get_controls(f0_hz=f0, **logits)
+        if self.config.loudness_anchor:
+            gain = anchor_gain(loudness_db, self.loudness_mean).unsqueeze(-1)
+            controls["amplitude"] = controls["amplitude"] * gain
+            controls["noise_magnitudes"] = controls["noise_magnitudes"] * gain
         return controls if state is None else (controls, new_state)
 
     def forward(self, f0_hz: torch.Tensor, loudness_db: torch.Tensor, mfcc: torch.Tensor | None = None,

@@ -3,7 +3,8 @@
 Data: a folder written by ``torchddsp prepare`` (``PreparedDataset``); each step draws
 ``train.batch_size`` random crops of ``train.crop_seconds``. Model: ``DDSPAutoencoder`` built from
 the ``[model]`` table, whose sample rate and hop size are replaced by the data's, with the data's
-loudness statistics. Losses: the ``[losses]`` table on the output against the recorded audio
+loudness statistics; with ``model.z_size > 0`` its encoder reads the MFCCs of each crop
+(``mfcc_frames``). Losses: the ``[losses]`` table on the output against the recorded audio
 (default: the multi-resolution STFT loss alone).
 """
 
@@ -17,6 +18,7 @@ import torch
 
 from torchddsp.data import PreparedDataset
 from torchddsp.models import DDSPAutoencoder, ModelConfig
+from torchddsp.models.autoencoder import mfcc_frames
 from torchddsp.training.losses import WeightedLosses
 from torchddsp.training.task import StepOutput, Task
 
@@ -68,7 +70,9 @@ class AutoencoderTask(Task):
     def training_step(self, modules, step: int, rank: int, world: int) -> StepOutput:
         train = self.config.train
         batch = sample_batch(self.dataset, train.seed, step, rank, train.batch_size, self.crop_frames)
-        audio = modules["model"](batch["f0_hz"], batch["loudness_db"], noise_seed=noise_seed(train.seed, step, world, rank))
+        mfcc = mfcc_frames(batch["audio"], self.config.model) if self.config.model.z_size else None
+        audio = modules["model"](batch["f0_hz"], batch["loudness_db"], mfcc,
+                                 noise_seed=noise_seed(train.seed, step, world, rank))
         return StepOutput({"model": self.losses(audio, batch["audio"])},
                           {"resynthesis": audio[0].detach().clamp(-1, 1), "target": batch["audio"][0]})
 
