@@ -10,7 +10,8 @@ the held-out MSS and the training time after each (MSS against training time), a
 the model on the held-out melodies (and, with ``--score-train``, on its training melodies: the
 other view of the gap). A fixed number of steps, not a time budget, so a loaded machine changes
 the time, not the model. Results go to ``OUT/heldout.json`` after every step of the protocol, and
-a table per instrument is printed at the end.
+a table per instrument is printed at the end. ``--reuse EARLIER_OUT`` takes the prepared data and
+the reference scores of an earlier run instead of computing them again (to compare configs).
 """
 
 from __future__ import annotations
@@ -53,6 +54,13 @@ def run_one(instrument: str, rate: int, args, work: Path, record: dict, save) ->
     entry = record.setdefault(key, {"train_files": [p.name for p in train_files],
                                     "held_out_files": [p.name for p in held_out]})
     folder = work / key
+    reused = Path(args.reuse) / key if args.reuse else None
+    if reused is not None and "references" not in entry:
+        earlier = json.loads((Path(args.reuse) / "heldout.json").read_text()).get(key, {})
+        if earlier.get("held_out_files") == entry["held_out_files"] and "references" in earlier:
+            entry["references"] = earlier["references"]
+    if reused is not None and (reused / "data").exists() and not (folder / "data").exists():
+        shutil.copytree(reused / "data", folder / "data")
     (folder / "audio").mkdir(parents=True, exist_ok=True)
     for path in train_files:
         shutil.copyfile(path, folder / "audio" / path.name)
@@ -64,7 +72,7 @@ def run_one(instrument: str, rate: int, args, work: Path, record: dict, save) ->
         entry["references"] = {name: {"rows": rows, "summary": summarise(rows)} for name, rows in references.items()}
         save()
     config_name = args.config_16k if rate == 16000 else args.config_44k
-    entry["config"] = config_name
+    entry["config"], entry["set"] = config_name, list(args.set)
     curve, trained_seconds = entry.setdefault("mss_curve", []), 0.0
     run_dir = folder / "run"
     for point in range(1, args.evaluations + 1):
@@ -115,6 +123,8 @@ def main(argv=None) -> int:
     parser.add_argument("--f0-tracker", default="crepe-tiny", help="the evaluation's f0 tracker")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--score-train", action="store_true", help="also score each model on its training melodies")
+    parser.add_argument("--reuse", default=None, help="an earlier --out folder whose prepared data and reference "
+                        "scores to reuse (same f0 method; the references do not depend on the model)")
     parser.add_argument("--out", default=None, help="work folder; run again to resume (default: a new temp folder)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)

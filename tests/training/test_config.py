@@ -18,7 +18,8 @@ else:  # pragma: no cover
 
 def test_shipped_configs_are_listed_and_load_from_any_working_directory(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)                    # nothing of the source tree is reachable by a relative path
-    assert config_names() == ["engel2020_solo_instrument", "small", "small_44k"]
+    assert config_names() == ["engel2020_solo_instrument", "resynthesis", "resynthesis_44k", "small", "small_44k",
+                              "transfer", "transfer_44k"]
     small = load_config("small")
     assert (small.model.hidden, small.train.steps, small.train.batch_size) == (128, 1500, 8)
     paper = load_config("engel2020_solo_instrument")
@@ -37,19 +38,36 @@ def flatten(table: dict, prefix: str = "") -> dict:
     return flat
 
 
-def test_small_44k_is_small_with_only_its_differences():
+@pytest.mark.parametrize("name, base", [("small_44k", "small"), ("transfer", "small"), ("resynthesis", "transfer"),
+                                        ("transfer_44k", "small_44k"), ("resynthesis_44k", "transfer_44k")])
+def test_a_layered_config_is_its_base_with_only_its_differences(name, base):
     from importlib import resources
 
-    raw = tomllib.loads((resources.files("torchddsp.configs") / "small_44k.toml").read_text())
-    assert raw.pop("include") == "small"
+    raw = tomllib.loads((resources.files("torchddsp.configs") / f"{name}.toml").read_text())
+    assert raw.pop("include") == base
     own = flatten(raw)
-    small, layered = flatten(load_config("small").to_dict()), flatten(load_config("small_44k").to_dict())
+    below, layered = flatten(load_config(base).to_dict()), flatten(load_config(name).to_dict())
     for key, value in own.items():
-        assert small.get(key) != value, f"{key} repeats small's value"
+        assert below.get(key) != value, f"{key} repeats {base}'s value"
         assert layered[key] == value
-    assert {k: v for k, v in layered.items() if k not in own} == {k: v for k, v in small.items() if k not in own}
+    assert {k: v for k, v in layered.items() if k not in own} == {k: v for k, v in below.items() if k not in own}
+
+
+def test_small_44k_changes_the_rate_and_adds_a_loudness_term():
+    small, layered = flatten(load_config("small").to_dict()), flatten(load_config("small_44k").to_dict())
     assert layered["model.sample_rate"] == 44100 and layered["losses.loudness_l1.weight"] == 0.02
     assert layered["losses.multi_resolution_stft.n_ffts"] == small["losses.multi_resolution_stft.n_ffts"]
+
+
+@pytest.mark.parametrize("rate, suffix", [(16000, ""), (44100, "_44k")])
+def test_the_recommended_configs_read_what_their_names_promise(rate, suffix):
+    """Transfer: f0 and loudness only (another recording drives it). Resynthesis: also z from MFCCs."""
+    transfer, resynthesis = load_config(f"transfer{suffix}"), load_config(f"resynthesis{suffix}")
+    assert transfer.model.sample_rate == resynthesis.model.sample_rate == rate
+    assert transfer.model.z_size == 0 and resynthesis.model.z_size > 0
+    for config in (transfer, resynthesis):
+        assert config.train.average_decay > 0 and config.model.reverb_seconds <= 0.05
+        assert config.losses["multi_resolution_stft"]["log_eps"] == 1e-7
 
 
 def test_a_user_file_includes_a_shipped_config_and_overrides_win_over_both(tmp_path):

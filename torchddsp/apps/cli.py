@@ -165,8 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr = sub.add_parser("train", help="train a config's task (by default the DDSP autoencoder) on a prepared folder")
     tr.add_argument("data_dir", help="output of `torchddsp prepare`")
     tr.add_argument("run_dir", help="folder for checkpoints, logs and reports")
-    tr.add_argument("--config", default="small", help="TOML file or the name of a shipped config (small, small_44k, "
-                    "engel2020_solo_instrument; default: small)")
+    tr.add_argument("--config", default="small", help="TOML file or the name of a shipped config: resynthesis or "
+                    "transfer (recommended; resynthesis_44k, transfer_44k at 44.1/48 kHz), small, small_44k, "
+                    "engel2020_solo_instrument (default: small)")
     tr.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
                     help="override a config value (e.g. train.steps=200, losses.loudness_l1.weight=0.05)")
     tr.add_argument("--resume", action="store_true", help="continue from the last checkpoint in RUN_DIR")
