@@ -187,7 +187,7 @@ DEMO_STEPS = 1000     # 5.3 steps/s on 2 cores of this project's CI machine kind
 
 
 def demo(out_dir: str | Path, steps: int = DEMO_STEPS, audio: str | Path | None = None, log=print) -> Path:
-    """Prepare, train ``steps`` steps of the small config, resynthesise, transfer, report; returns the
+    """Prepare, train ``steps`` steps of the ``transfer`` config, resynthesise, transfer, report; returns the
     report's path. The steps are a fixed number, not a time budget: the result is the same on a quiet
     and on a loaded machine (the trainer's threads are fixed too); the progress bar shows the ETA."""
     from torchddsp.apps.inference import load_trained
@@ -213,7 +213,7 @@ def demo(out_dir: str | Path, steps: int = DEMO_STEPS, audio: str | Path | None 
     if not link.exists():
         link.write_bytes(source.read_bytes())
     prepare(staging, out / "data", sample_rate=16000, example_seconds=4.0, log=log)
-    config = load_config("small", [f"train.steps={steps}"])
+    config = load_config("transfer", [f"train.steps={steps}"])       # f0 and loudness only: it also transfers
     run_dir = out / "run"
     resume = latest_checkpoint(run_dir) is not None
     if not resume and run_dir.exists():           # the demo's own run, killed before its first checkpoint
