@@ -413,7 +413,7 @@ def two_voices(seconds, sample_rate):
 
 
 def test_training_statistics_record_how_periodic_the_data_is(trained):
-    assert 0.9 < trained.stats["periodic_fraction"] <= 1.0
+    assert 0.9 < trained.stats["yin_periodic_fraction"] <= 1.0
 
 
 @pytest.mark.parametrize("command", ["resynth", "transfer"])

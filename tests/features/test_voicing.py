@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import warnings
 
@@ -77,3 +78,47 @@ def test_the_warning_compares_with_the_training_data():
         warn_if_not_monophonic(features(tone(220.0)), "solo.wav")
     with pytest.warns(VoicingWarning, match="against 64%"):
         warn_if_not_monophonic(half, "x.wav", training_fraction=0.64)
+
+
+def _crepe_tiny_available() -> bool:
+    from torchddsp.features import crepe_weights_path
+    try:
+        return crepe_weights_path("tiny").exists()
+    except (ImportError, ValueError, FileNotFoundError):
+        return False
+
+
+@pytest.mark.skipif(not _crepe_tiny_available(), reason="CREPE tiny weights not installed")
+def test_the_statistic_reads_yins_confidence_when_crepe_gives_the_f0(tmp_path):
+    """Found on the held-out protocol (issue 13): with CREPE tiny's confidence, the solo cello read 12%
+    periodic and every new cello melody warned. Preparation and analysis now measure YIN's."""
+    import soundfile as sf
+
+    from torchddsp.apps.inference import TrainedModel, training_periodic_fraction
+    from torchddsp.data import prepare
+    from torchddsp.features.voicing import periodicity_confidence
+    from torchddsp.models import DDSPAutoencoder, ModelConfig
+
+    audio = np.concatenate([tone(110.0, 1.0), tone(147.0, 1.0)])
+    (tmp_path / "audio").mkdir()
+    sf.write(str(tmp_path / "audio" / "solo.wav"), audio, SR, subtype="FLOAT")
+    prepare(tmp_path / "audio", tmp_path / "data", f0_method="crepe-tiny", progress=False, log=lambda m: None)
+    stats = json.loads((tmp_path / "data" / "stats.json").read_text())
+    confidence = periodicity_confidence(torch.from_numpy(audio), SR, 64)
+    expected = periodic_fraction(confidence, features(audio)["loudness_db"])
+    assert stats["yin_periodic_fraction"] == pytest.approx(expected, abs=1e-6) and expected > 0.9
+    model = DDSPAutoencoder(ModelConfig(hidden=8, mlp_layers=1, reverb_seconds=0))
+    crepe_model = TrainedModel(model, stats, "crepe-tiny", tmp_path)
+    assert training_periodic_fraction(crepe_model) == stats["yin_periodic_fraction"]
+    older = {"periodic_fraction": 0.12}                   # data prepared before: measured on the tracker's confidence
+    assert training_periodic_fraction(TrainedModel(model, older, "crepe-tiny", tmp_path)) is None
+    assert training_periodic_fraction(TrainedModel(model, older, "yin", tmp_path)) == 0.12
+
+
+def test_a_real_cello_is_periodic_by_yins_confidence():
+    from torchddsp.data.audio import read_audio
+    from torchddsp.features.voicing import periodicity_confidence
+
+    audio, rate = read_audio(shared_audio("fluid_cello_m4.16k.flac"), mono=True)
+    cello = features(audio.numpy())
+    assert periodic_fraction(periodicity_confidence(audio, rate, 64), cello["loudness_db"]) > 0.85

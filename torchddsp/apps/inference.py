@@ -18,7 +18,7 @@ import torch
 
 from torchddsp.data import long_audio
 from torchddsp.features import confident_frames, extract_features
-from torchddsp.features.voicing import warn_if_not_monophonic
+from torchddsp.features.voicing import periodicity_confidence, warn_if_not_monophonic
 from torchddsp.models import DDSPAutoencoder, ModelConfig, mfcc_frames
 from torchddsp.training.checkpoint import inference_weights, latest_checkpoint, load_checkpoint, read_state
 
@@ -92,11 +92,26 @@ def analyse(trained: TrainedModel, audio: str | Path | np.ndarray, sample_rate: 
                                     f0_refine=trained.f0_refine)
         if trained.model.encoder is not None:
             features["mfcc"] = mfcc_frames(segment, trained.model.config)
+        if trained.f0_method != "yin":
+            features["periodicity"] = periodicity_confidence(segment, trained.sample_rate, trained.hop_size)
         return features
     features = long_audio.features_in_chunks(extract, resampled, trained.sample_rate, trained.hop_size)
     features = {name: torch.from_numpy(value) for name, value in features.items()}
-    warn_if_not_monophonic(features, source.name, trained.stats.get("periodic_fraction"))
+    periodicity = features.pop("periodicity", features["f0_confidence"])
+    warn_if_not_monophonic({"f0_confidence": periodicity, "loudness_db": features["loudness_db"]}, source.name,
+                           training_periodic_fraction(trained))
     return {"audio": torch.from_numpy(resampled), **features}
+
+
+def training_periodic_fraction(trained: TrainedModel) -> float | None:
+    """The training data's share of clearly periodic frames on YIN's confidence, or ``None`` when
+    unknown (data prepared before it was recorded, or measured on another tracker's confidence)."""
+    stats = trained.stats
+    if "yin_periodic_fraction" in stats:
+        return stats["yin_periodic_fraction"]
+    if "periodic_fraction" in stats and trained.f0_method == "yin":      # data prepared before 2026-12-08
+        return stats["periodic_fraction"]
+    return None
 
 
 @torch.no_grad()

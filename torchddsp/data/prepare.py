@@ -31,7 +31,7 @@ import torch
 from torchddsp.checks import check_positive, check_positive_int
 from torchddsp.data.long_audio import features_in_chunks, open_mono, resample_into, resampled_length
 from torchddsp.features.confidence import F0_CONFIDENCE_THRESHOLD, confident_frames
-from torchddsp.features.voicing import periodic_fraction
+from torchddsp.features.voicing import periodic_fraction, periodicity_confidence
 from torchddsp.files import (
     check_output_folder,
     remove_temporaries,
@@ -244,11 +244,22 @@ def prepare(audio_dir: str | Path, out_dir: str | Path, sample_rate: int = 16000
     return manifest
 
 
+def _yin_confidence(audio_path: Path, sample_rate: int, hop_size: int) -> np.ndarray:
+    """YIN's confidence per frame of a prepared file's audio, a chunk at a time (bounded memory)."""
+    from torchddsp.data.long_audio import features_in_chunks
+
+    audio = np.load(audio_path, mmap_mode="r")
+    return features_in_chunks(lambda segment: {"c": periodicity_confidence(segment, sample_rate, hop_size)},
+                              audio, sample_rate, hop_size)["c"]
+
+
 def compute_statistics(out: Path, manifest: dict, confidence_threshold: float = F0_CONFIDENCE_THRESHOLD) -> dict:
     """Loudness mean/std over all frames; f0 percentiles over confident frames
     (:func:`~torchddsp.features.confident_frames` at ``confidence_threshold``); the files'
-    :func:`~torchddsp.features.voicing.periodic_fraction`, weighted by their frames."""
+    :func:`~torchddsp.features.voicing.periodic_fraction` (on YIN's confidence whatever the f0 method),
+    weighted by their frames."""
     loudness, f0, periodic = [], [], []
+    settings = manifest.get("settings", {})
     for entry in manifest["files"].values():
         if entry["status"] != "done":
             continue
@@ -258,6 +269,9 @@ def compute_statistics(out: Path, manifest: dict, confidence_threshold: float = 
         conf = np.load(out / "data" / f"{file_id}.f0_confidence.npy")
         loudness.append(loud)
         f0.append(pitch[confident_frames(pitch, conf, confidence_threshold)])
+        if settings.get("f0_method", "yin") != "yin":      # the statistic is calibrated on YIN's confidence
+            conf = _yin_confidence(out / "data" / f"{file_id}.audio.npy", settings["sample_rate"],
+                                   settings["hop_size"])
         fraction = periodic_fraction(conf, loud)
         if not math.isnan(fraction):
             periodic.append((fraction, loud.size))
@@ -267,7 +281,7 @@ def compute_statistics(out: Path, manifest: dict, confidence_threshold: float = 
     stats = {"frames": int(loudness.size), "loudness_mean": float(loudness.mean()),
              "loudness_std": float(loudness.std())}
     if periodic:                  # what inference compares new recordings with (features.voicing)
-        stats["periodic_fraction"] = sum(p * n for p, n in periodic) / sum(n for _, n in periodic)
+        stats["yin_periodic_fraction"] = sum(p * n for p, n in periodic) / sum(n for _, n in periodic)
     if f0.size:
         midi = 12 * np.log2(f0 / 440.0) + 69
         stats.update({f"f0_midi_p{p}": float(np.percentile(midi, p)) for p in (5, 50, 95)})
