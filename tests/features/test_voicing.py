@@ -107,6 +107,8 @@ def test_the_statistic_reads_yins_confidence_when_crepe_gives_the_f0(tmp_path):
     confidence = periodicity_confidence(torch.from_numpy(audio), SR, 64)
     expected = periodic_fraction(confidence, features(audio)["loudness_db"])
     assert stats["yin_periodic_fraction"] == pytest.approx(expected, abs=1e-6) and expected > 0.9
+    entry = json.loads((tmp_path / "data" / "manifest.json").read_text())["files"]["solo.wav"]
+    assert entry["yin_periodic_fraction"] == stats["yin_periodic_fraction"]    # measured once, when prepared
     model = DDSPAutoencoder(ModelConfig(hidden=8, mlp_layers=1, reverb_seconds=0))
     crepe_model = TrainedModel(model, stats, "crepe-tiny", tmp_path)
     assert training_periodic_fraction(crepe_model) == stats["yin_periodic_fraction"]

@@ -1,6 +1,6 @@
 """The autoencoder's options for unseen performances (issue 13): the loudness anchor and the latent z
-read from MFCCs. Shapes, the anchor's equation, gradients, streaming, chunked analysis and the
-checkpoint round trip through training and inference."""
+read from MFCCs. Shapes, the anchor's equation, gradients, chunked analysis and the checkpoint round
+trip through training and inference (streaming: ``test_autoencoder_streaming.py``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import pytest
 import soundfile as sf
 import torch
 
-from helpers import assert_delayed_copy, assert_streaming_equivalent
 from torchddsp.apps.inference import load_trained, render, resynthesize
 from torchddsp.data import prepare
 from torchddsp.data.long_audio import features_in_chunks
@@ -81,26 +80,6 @@ def test_gradients_reach_loudness_mfcc_and_every_weight_of_an_anchored_z_model()
     audio(loudness, features).square().sum().backward()
     silent = [name for name, p in model.named_parameters() if p.grad is None or not bool(p.grad.abs().sum() > 0)]
     assert silent == []
-
-
-@pytest.mark.parametrize("z_size", [0, 3])
-def test_an_anchored_model_streams_with_its_one_shot_output(z_size):
-    torch.manual_seed(3)
-    config = ModelConfig(**SMALL, z_size=z_size, reverb_seconds=0.01, loudness_anchor=True)
-    model = DDSPAutoencoder(config).double().eval()
-    frames = 9
-    f0, loudness, features = _features(2, frames, config.n_mfcc)
-    features = features if z_size else None
-    with torch.no_grad():
-        one_shot = model(f0, loudness, features, noise_seed=5)
-
-        def block(start, stop, state):
-            part = features[:, start:stop] if features is not None else None
-            return model(f0[:, start:stop], loudness[:, start:stop], part, state=state)
-        initial = model.initial_state(2, dtype=torch.float64, noise_seed=5)
-        assert_streaming_equivalent(block, frames, initial, [2, 3, 0, 1], rtol=1e-9, atol=1e-11)
-        streamed, _ = block(0, frames, initial)
-    assert_delayed_copy(streamed, one_shot, model.latency)
 
 
 @pytest.mark.parametrize("time", [8000, 8001, 8031])

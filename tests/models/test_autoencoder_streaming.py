@@ -18,11 +18,11 @@ def _features(batch, frames, n_mfcc, seed=0):
     return f0, loudness, mfcc
 
 
-@pytest.mark.parametrize("z_size, hop", [(0, 32), (4, 50)])
-def test_autoencoder_streams_with_its_one_shot_output(z_size, hop):
+@pytest.mark.parametrize("z_size, hop, anchor", [(0, 32, False), (4, 50, False), (0, 32, True), (3, 32, True)])
+def test_autoencoder_streams_with_its_one_shot_output(z_size, hop, anchor):
     torch.manual_seed(0)
     config = ModelConfig(sample_rate=8000, hop_size=hop, n_harmonics=12, n_noise_bands=17, hidden=16, mlp_layers=1,
-                         z_size=z_size, n_mfcc=5, reverb_seconds=0.01)
+                         z_size=z_size, n_mfcc=5, reverb_seconds=0.01, loudness_anchor=anchor)
     model = DDSPAutoencoder(config).double().eval()
     frames = 9
     f0, loudness, mfcc = _features(2, frames, config.n_mfcc)

@@ -234,6 +234,9 @@ def prepare(audio_dir: str | Path, out_dir: str | Path, sample_rate: int = 16000
             starts = list(range(0, frames, example_frames))
             entry.update(status="done", id=file_id, frames=frames,
                          examples=[[s, min(example_frames, frames - s)] for s in starts])
+            if f0_method != "yin":      # the monophony statistic is calibrated on YIN's confidence: once per file
+                entry["yin_periodic_fraction"] = _yin_periodic_fraction(out / "data" / file_id, sample_rate,
+                                                                        hop_size)
         manifest["files"][key] = entry
         _write_json_atomic(manifest_path, manifest)
     _write_json_atomic(manifest_path, manifest)
@@ -244,22 +247,23 @@ def prepare(audio_dir: str | Path, out_dir: str | Path, sample_rate: int = 16000
     return manifest
 
 
-def _yin_confidence(audio_path: Path, sample_rate: int, hop_size: int) -> np.ndarray:
-    """YIN's confidence per frame of a prepared file's audio, a chunk at a time (bounded memory)."""
-    from torchddsp.data.long_audio import features_in_chunks
-
-    audio = np.load(audio_path, mmap_mode="r")
-    return features_in_chunks(lambda segment: {"c": periodicity_confidence(segment, sample_rate, hop_size)},
-                              audio, sample_rate, hop_size)["c"]
+def _yin_periodic_fraction(arrays_stem: Path, sample_rate: int, hop_size: int) -> float | None:
+    """A prepared file's :func:`~torchddsp.features.voicing.periodic_fraction` on YIN's confidence
+    (analysed a chunk at a time: bounded memory); ``None`` when nothing sounds."""
+    audio = np.load(f"{arrays_stem}.audio.npy", mmap_mode="r")
+    confidence = features_in_chunks(lambda segment: {"c": periodicity_confidence(segment, sample_rate, hop_size)},
+                                    audio, sample_rate, hop_size)["c"]
+    fraction = periodic_fraction(confidence, np.load(f"{arrays_stem}.loudness_db.npy"))
+    return None if math.isnan(fraction) else fraction
 
 
 def compute_statistics(out: Path, manifest: dict, confidence_threshold: float = F0_CONFIDENCE_THRESHOLD) -> dict:
     """Loudness mean/std over all frames; f0 percentiles over confident frames
     (:func:`~torchddsp.features.confident_frames` at ``confidence_threshold``); the files'
-    :func:`~torchddsp.features.voicing.periodic_fraction` (on YIN's confidence whatever the f0 method),
-    weighted by their frames."""
+    :func:`~torchddsp.features.voicing.periodic_fraction` on YIN's confidence (the f0 confidence of
+    data prepared with YIN, else each entry's ``yin_periodic_fraction``), weighted by their frames."""
     loudness, f0, periodic = [], [], []
-    settings = manifest.get("settings", {})
+    yin_confidence = manifest.get("settings", {}).get("f0_method", "yin") == "yin"
     for entry in manifest["files"].values():
         if entry["status"] != "done":
             continue
@@ -269,11 +273,8 @@ def compute_statistics(out: Path, manifest: dict, confidence_threshold: float = 
         conf = np.load(out / "data" / f"{file_id}.f0_confidence.npy")
         loudness.append(loud)
         f0.append(pitch[confident_frames(pitch, conf, confidence_threshold)])
-        if settings.get("f0_method", "yin") != "yin":      # the statistic is calibrated on YIN's confidence
-            conf = _yin_confidence(out / "data" / f"{file_id}.audio.npy", settings["sample_rate"],
-                                   settings["hop_size"])
-        fraction = periodic_fraction(conf, loud)
-        if not math.isnan(fraction):
+        fraction = periodic_fraction(conf, loud) if yin_confidence else entry.get("yin_periodic_fraction")
+        if fraction is not None and not math.isnan(fraction):
             periodic.append((fraction, loud.size))
     if not loudness:
         return {"frames": 0}
